@@ -1,0 +1,88 @@
+"""`edge-moe info MODEL`: parameters, FLOPs and MoE layers, total vs active per frame."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Optional
+
+HELP = "parameters, FLOPs and MoE layers of a model (total vs active per frame)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="a zoo name (see `edge-moe models`) or a checkpoint (.pt)")
+    parser.add_argument("--num-classes", type=int, default=None, help="override the number of classes")
+    parser.add_argument("--imgsz", type=int, default=None, help="input size for FLOPs (multiple of 32)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def model_info(model: Any, imgsz: Optional[int] = None) -> dict[str, Any]:
+    """The info record of a built model (the JSON printed by ``edge-moe info``)."""
+    from edge_moe.models.complexity import measure
+
+    imgsz = imgsz or model.config.imgsz
+    cost = measure(model, imgsz)
+    return {
+        "name": model.config.name,
+        "task": model.config.task,
+        "params": cost.params,
+        "trainable_params": cost.trainable_params,
+        "frozen_params": cost.frozen_params,
+        "active_params": cost.active_params,
+        "gflops": round(cost.flops / 1e9, 4),
+        "active_gflops": round(cost.active_flops / 1e9, 4),
+        "imgsz": imgsz,
+        "moe_layers": [{"name": layer.name, "experts": layer.experts, "top_k": layer.top_k} for layer in cost.layers],
+    }
+
+
+def _build(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from edge_moe.checkpoint import model_from_checkpoint
+    from edge_moe.errors import UserError
+    from edge_moe.models import create_model
+
+    if args.model.endswith(".pt") or Path(args.model).is_file():
+        if args.num_classes is not None:
+            raise UserError("--num-classes cannot change a checkpoint's model; it has its own classes")
+        return model_from_checkpoint(args.model)[0]
+    overrides = {}
+    if args.num_classes is not None:
+        overrides["num_classes"] = args.num_classes
+    if args.imgsz is not None:
+        overrides["imgsz"] = args.imgsz
+    try:
+        return create_model(args.model, **overrides)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_moe.errors import UserError
+
+    model = _build(args)
+    largest = max(model.config.strides)
+    if args.imgsz is not None and (args.imgsz <= 0 or args.imgsz % largest):
+        raise UserError(f"--imgsz must be a positive multiple of {largest} (the largest stride), got {args.imgsz}")
+    info = model_info(model, args.imgsz)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(format_info(info))
+    return 0
+
+
+def format_info(info: dict[str, Any]) -> str:
+    lines = [
+        f"{info['name']} ({info['task']}, {info['imgsz']}x{info['imgsz']})",
+        f"  params           {info['params'] / 1e6:8.3f} M  (trainable {info['trainable_params'] / 1e6:.3f} M, frozen {info['frozen_params'] / 1e6:.3f} M)",
+        f"  active params    {info['active_params'] / 1e6:8.3f} M  per frame",
+        f"  GFLOPs           {info['gflops']:8.3f}    all experts",
+        f"  active GFLOPs    {info['active_gflops']:8.3f}    per frame (K costliest experts)",
+    ]
+    if info["moe_layers"]:
+        lines.append("  MoE layers:")
+        lines += [f"    {layer['name']:<20} experts={layer['experts']} top_k={layer['top_k']}" for layer in info["moe_layers"]]
+    else:
+        lines.append("  MoE layers: none (dense)")
+    return "\n".join(lines)

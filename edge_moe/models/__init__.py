@@ -1,0 +1,16 @@
+"""Model zoo (needs torch): ``create_model(name, **overrides)``, ``list_models()``."""
+from edge_moe.models.config import DetectorConfig, MoEConfig
+from edge_moe.models.detector import MoEDetector
+from edge_moe.models.detectors import detector_from_config
+from edge_moe.models.registry import UnknownModelError, create_model, list_models, register_model
+
+__all__ = [
+    "DetectorConfig",
+    "MoEConfig",
+    "MoEDetector",
+    "UnknownModelError",
+    "create_model",
+    "detector_from_config",
+    "list_models",
+    "register_model",
+]

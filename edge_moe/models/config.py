@@ -1,0 +1,103 @@
+"""Typed, validated configuration of the detector family.
+
+Validation happens here, at construction, so a bad value fails with the field's name and the
+allowed range instead of deep inside a forward pass.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Optional
+
+ExpertType = Literal["dwsep", "bottleneck"]
+STRIDES = (8, 16, 32)
+
+
+def _positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
+
+
+@dataclass(frozen=True)
+class MoEConfig:
+    """ES-MoE blocks: ``experts`` per block, ``top_k`` active per image, placed after the given stages.
+
+    ``stages`` index the backbone stages P2..P5 as 2..5. ``kernel_sizes`` are cycled over the experts
+    of ``dwsep`` type (YOLO-Master: 3/5/7/9). ``dense=True`` builds the same blocks without a router:
+    the first ``top_k`` experts always on with equal weights (the dense baseline of equal compute).
+    """
+
+    experts: int = 4
+    top_k: int = 2
+    expert_type: ExpertType = "dwsep"
+    stages: tuple[int, ...] = (2, 3, 4, 5)
+    kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)
+    dense: bool = False
+
+    def __post_init__(self) -> None:
+        _positive("moe.experts", self.experts)
+        _positive("moe.top_k", self.top_k)
+        if self.top_k > self.experts:
+            raise ValueError(f"moe.top_k must be in [1, {self.experts}] (moe.experts), got {self.top_k}")
+        if self.expert_type not in ("dwsep", "bottleneck"):
+            raise ValueError(f"moe.expert_type must be 'dwsep' or 'bottleneck', got {self.expert_type!r}")
+        bad = [s for s in self.stages if s not in (2, 3, 4, 5)]
+        if bad or len(set(self.stages)) != len(self.stages):
+            raise ValueError(f"moe.stages must be distinct values in 2..5, got {self.stages}")
+        if not self.kernel_sizes or any(k <= 0 or k % 2 == 0 for k in self.kernel_sizes):
+            raise ValueError(f"moe.kernel_sizes must be odd positive integers, got {self.kernel_sizes}")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """A YOLO-style anchor-free detector: CSP backbone + SPPF, PAN neck, decoupled head on P3-P5.
+
+    ``widths`` are the channels of P1..P5, ``depths`` the bottleneck repeats of the C2f blocks of
+    stages P2..P5 (the neck uses ``neck_depth``).
+    """
+
+    name: str
+    num_classes: int = 80
+    imgsz: int = 640
+    widths: tuple[int, int, int, int, int] = (16, 32, 64, 128, 256)
+    depths: tuple[int, int, int, int] = (1, 2, 2, 1)
+    neck_depth: int = 1
+    use_dfl: bool = True
+    reg_max: int = 16
+    moe: Optional[MoEConfig] = None
+    task: str = "detect"
+    strides: tuple[int, ...] = field(default=STRIDES)
+
+    def __post_init__(self) -> None:
+        _positive("num_classes", self.num_classes)
+        _positive("imgsz", self.imgsz)
+        largest = max(self.strides)
+        if self.imgsz % largest:
+            raise ValueError(
+                f"imgsz must be a positive multiple of {largest} (the largest stride), got {self.imgsz}"
+            )
+        if len(self.widths) != 5:
+            raise ValueError(f"widths must have 5 entries (P1..P5 channels), got {self.widths}")
+        if len(self.depths) != 4:
+            raise ValueError(f"depths must have 4 entries (P2..P5 repeats), got {self.depths}")
+        for i, width in enumerate(self.widths):
+            _positive(f"widths[{i}]", width)
+        for i, depth in enumerate(self.depths):
+            _positive(f"depths[{i}]", depth)
+        _positive("neck_depth", self.neck_depth)
+        _positive("reg_max", self.reg_max)
+        if self.strides != STRIDES:
+            raise ValueError(f"strides must be {STRIDES} (P3-P5 heads), got {self.strides}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, so a checkpoint loads with ``torch.load(weights_only=True)``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DetectorConfig":
+        data = dict(data)
+        moe = data.pop("moe", None)
+        tuples = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}
+        data.update(tuples)
+        if moe is not None:
+            moe = MoEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in moe.items()})
+        return cls(moe=moe, **data)

@@ -1,0 +1,84 @@
+"""Detector zoo: ES-MoE detectors (YOLO-Master, arXiv 2512.23273) and their dense baselines.
+
+Each preset is a config; ``_create_detector`` applies user overrides and builds the model.
+The dense ``yolo-*`` baselines are the same networks with every ES-MoE block replaced by its K
+experts always on, so ``esmoe-X`` and ``yolo-X`` have (almost) equal active compute.
+"""
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any
+
+from edge_moe.models.config import DetectorConfig, MoEConfig
+from edge_moe.models.detector import MoEDetector
+from edge_moe.models.registry import register_model
+
+ES_MOE = MoEConfig(experts=4, top_k=2, expert_type="dwsep")  # YOLO-Master's sweet spot: E=4, K=2, backbone
+DENSE = replace(ES_MOE, dense=True)
+
+PICO = DetectorConfig(name="pico", num_classes=3, imgsz=256, widths=(8, 16, 32, 64, 96), depths=(1, 1, 1, 1))
+NANO = DetectorConfig(name="n", widths=(16, 32, 64, 112, 208), depths=(1, 2, 2, 1))
+SMALL = DetectorConfig(name="s", widths=(32, 64, 128, 256, 512), depths=(1, 2, 2, 1))
+
+
+def _create_detector(name: str, base: DetectorConfig, preset_moe: MoEConfig, **overrides: Any) -> MoEDetector:
+    """``overrides`` are DetectorConfig fields; ``moe={...}`` overrides MoEConfig fields."""
+    moe_overrides = overrides.pop("moe", None) or {}
+    for fields_of, given in ((DetectorConfig, overrides), (MoEConfig, moe_overrides)):
+        known = {f.name for f in fields(fields_of)} - {"name", "moe"}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"unknown {fields_of.__name__} field(s) {unknown} for {name}; allowed: {sorted(known)}")
+    cfg = replace(base, name=name, moe=replace(preset_moe, **moe_overrides), **overrides)
+    return MoEDetector(cfg)
+
+
+def detector_from_config(config: dict[str, Any]) -> MoEDetector:
+    """Rebuilds a detector from ``DetectorConfig.to_dict()`` (as stored in checkpoints and bundles)."""
+    return MoEDetector(DetectorConfig.from_dict(config))
+
+
+@register_model("esmoe-pico")
+def esmoe_pico(**kw: Any) -> MoEDetector:
+    """Tiny ES-MoE detector that trains on a 2-core CPU in minutes (3 classes, 256 px by default)."""
+    return _create_detector("esmoe-pico", PICO, ES_MOE, **kw)
+
+
+@register_model("esmoe-n")
+def esmoe_n(**kw: Any) -> MoEDetector:
+    """Mirrors YOLO-Master-N: E=4, K=2 depthwise-separable experts after P2..P5."""
+    return _create_detector("esmoe-n", NANO, ES_MOE, **kw)
+
+
+@register_model("esmoe-s")
+def esmoe_s(**kw: Any) -> MoEDetector:
+    """Small ES-MoE detector (twice the nano widths)."""
+    return _create_detector("esmoe-s", SMALL, ES_MOE, **kw)
+
+
+@register_model("esmoe-n-e8")
+def esmoe_n_e8(**kw: Any) -> MoEDetector:
+    """Capacity preset: E=8 bottleneck experts after P3..P5 carry most of the compute, K=2 run.
+
+    Executing only the K selected experts more than halves the work per frame.
+    """
+    capacity = MoEConfig(experts=8, top_k=2, expert_type="bottleneck", stages=(3, 4, 5))
+    return _create_detector("esmoe-n-e8", NANO, capacity, **kw)
+
+
+@register_model("yolo-pico")
+def yolo_pico(**kw: Any) -> MoEDetector:
+    """Dense baseline of esmoe-pico: its ES-MoE blocks with K experts always on."""
+    return _create_detector("yolo-pico", PICO, DENSE, **kw)
+
+
+@register_model("yolo-n")
+def yolo_n(**kw: Any) -> MoEDetector:
+    """Dense baseline of esmoe-n: its ES-MoE blocks with K experts always on."""
+    return _create_detector("yolo-n", NANO, DENSE, **kw)
+
+
+@register_model("yolo-s")
+def yolo_s(**kw: Any) -> MoEDetector:
+    """Dense baseline of esmoe-s: its ES-MoE blocks with K experts always on."""
+    return _create_detector("yolo-s", SMALL, DENSE, **kw)

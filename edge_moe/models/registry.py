@@ -1,0 +1,67 @@
+"""Model registry in the style of timm: ``@register_model`` entry points, ``create_model``, ``list_models``."""
+from __future__ import annotations
+
+import difflib
+from typing import Callable
+
+from torch import nn
+
+from edge_moe.errors import UserError
+
+_ENTRYPOINTS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _ENTRYPOINTS:
+            raise ValueError(f"model {name!r} is registered twice")
+        _ENTRYPOINTS[name] = fn
+        return fn
+
+    return decorator
+
+
+def list_models() -> list[str]:
+    _load_families()
+    return list(_ENTRYPOINTS)
+
+
+class UnknownModelError(UserError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def create_model(name: str, **overrides) -> nn.Module:
+    """Builds a registered model; keyword overrides go to its config (``num_classes``, ``imgsz``, ...)."""
+    _load_families()
+    if name not in _ENTRYPOINTS:
+        close = difflib.get_close_matches(name, list(_ENTRYPOINTS), n=3, cutoff=0.4)
+        hint = f" did you mean {', '.join(close)}?" if close else ""
+        raise UnknownModelError(f"unknown model {name!r};{hint} run `edge-moe models` for the list")
+    return _ENTRYPOINTS[name](**overrides)
+
+
+def _load_families() -> None:
+    # Importing a family module runs its @register_model decorators.
+    from edge_moe.models import detectors  # noqa: F401
+
+
+def describe_models() -> list[dict]:
+    """One row per registered model: name, default imgsz, experts, top_k and its docstring's first line."""
+    rows = []
+    for name in list_models():
+        model = create_model(name)
+        moe = model.config.moe
+        routed = moe is not None and not moe.dense
+        doc = (_ENTRYPOINTS[name].__doc__ or "").strip().splitlines()
+        rows.append(
+            {
+                "name": name,
+                "task": model.config.task,
+                "imgsz": model.config.imgsz,
+                "experts": moe.experts if routed else 0,
+                "top_k": moe.top_k if routed else 0,
+                "description": doc[0] if doc else "",
+            }
+        )
+    return rows

@@ -1,0 +1,30 @@
+"""Mixture-of-Experts core: routing, routers, MoE layers and auxiliary losses."""
+from edge_moe.moe.layer import MoELayer, moe_execution, moe_layers
+from edge_moe.moe.losses import (
+    MoELossWeights,
+    cv_squared,
+    importance_loss,
+    load_balance_loss,
+    load_loss,
+    moe_aux_loss,
+    router_z_loss,
+)
+from edge_moe.moe.routers import ImageRouter, NoisyTopKGate
+from edge_moe.moe.routing import Routing, top_k_route
+
+__all__ = [
+    "ImageRouter",
+    "MoELayer",
+    "MoELossWeights",
+    "NoisyTopKGate",
+    "Routing",
+    "cv_squared",
+    "importance_loss",
+    "load_balance_loss",
+    "load_loss",
+    "moe_aux_loss",
+    "moe_execution",
+    "moe_layers",
+    "router_z_loss",
+    "top_k_route",
+]

@@ -1,0 +1,133 @@
+"""A Mixture-of-Experts layer over feature maps, with soft (dense) and hard (sparse) execution.
+
+Execution modes:
+  - ``dense``: every expert runs on every image and the outputs are mixed with the top-K weights
+    (zeros elsewhere). Used while training (gradients reach the router through the weights) and by
+    the dense export lowering.
+  - ``sparse``: only the K selected experts run, batched per expert. Used in eval.
+Both compute ``sum_k weights[:, k] * expert[ids[:, k]](x)``, so they agree to float precision.
+Switch modes with the :func:`moe_execution` context manager, never with a global flag.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator, Literal, Optional
+
+import torch
+from torch import Tensor, nn
+
+from edge_moe.moe.routing import Routing, top_k_route
+
+Execution = Literal["auto", "dense", "sparse"]
+
+
+class MoELayer(nn.Module):
+    """Routes each image to ``top_k`` of ``experts`` and mixes their outputs.
+
+    ``router`` maps ``x`` to ``(B, E)`` logits. ``post`` is applied to the mixture (e.g. BN + SiLU).
+    ``forward`` returns ``(y, routing)``: routing is explicit, never kept in module state.
+    """
+
+    def __init__(
+        self,
+        experts: list[nn.Module],
+        router: nn.Module,
+        top_k: int,
+        post: Optional[nn.Module] = None,
+        residual: bool = False,
+    ):
+        super().__init__()
+        if not 1 <= top_k <= len(experts):
+            raise ValueError(f"top_k must be in [1, {len(experts)}] (number of experts), got {top_k}")
+        self.experts = nn.ModuleList(experts)
+        self.router = router
+        self.top_k = top_k
+        self.post = post if post is not None else nn.Identity()
+        self.residual = residual
+        self.name = "moe"  # replaced by the model with its qualified module name
+        self.execution: Execution = "auto"
+
+    @property
+    def num_experts(self) -> int:
+        return len(self.experts)
+
+    def route(self, x: Tensor, top_k: Optional[int] = None) -> Routing:
+        logits = self.router(x)  # (B, E)
+        probs, ids, weights = top_k_route(logits, top_k or self.top_k)
+        return Routing(self.name, logits, probs, ids, weights)
+
+    def mix(self, x: Tensor, routing: Routing) -> Tensor:
+        """Runs the experts the routing selects and returns the weighted sum (before ``post``)."""
+        mode = self.execution
+        if mode == "auto":
+            mode = "dense" if self.training else "sparse"
+        if mode == "dense":
+            return self._mix_dense(x, routing.dense_weights())
+        return self._mix_sparse(x, routing.ids, routing.weights)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Routing]:
+        routing = self.route(x)
+        y = self.post(self.mix(x, routing))
+        return (x + y if self.residual else y), routing
+
+    def _mix_dense(self, x: Tensor, dense_weights: Tensor) -> Tensor:
+        # dense_weights: (B, E), zeros for unselected experts.
+        out = 0
+        for e, expert in enumerate(self.experts):
+            out = out + expert(x) * dense_weights[:, e].view(-1, 1, 1, 1).to(x.dtype)
+        return out
+
+    def _mix_sparse(self, x: Tensor, ids: Tensor, weights: Tensor) -> Tensor:
+        # ids, weights: (B, K). One host sync for the whole layer, then one batched call per used expert.
+        batch = x.shape[0]
+        ids_host = ids.tolist()
+        if batch == 1:
+            row = ids_host[0]
+            out = 0
+            for k, e in enumerate(row):
+                out = out + self.experts[e](x) * weights[:, k].view(1, 1, 1, 1).to(x.dtype)
+            return out
+        groups: dict[int, tuple[list[int], list[int]]] = {}
+        for b, row in enumerate(ids_host):
+            for k, e in enumerate(row):
+                images, slots = groups.setdefault(e, ([], []))
+                images.append(b)
+                slots.append(k)
+        out: Optional[Tensor] = None
+        for e, (images, slots) in groups.items():
+            index = torch.tensor(images, device=x.device)
+            slot = torch.tensor(slots, device=x.device)
+            y = self.experts[e](x.index_select(0, index))  # (n_e, C', H', W')
+            y = y * weights[index, slot].view(-1, 1, 1, 1).to(y.dtype)
+            if out is None:
+                out = y.new_zeros((batch, *y.shape[1:]))
+            out = out.index_add(0, index, y)
+        return out
+
+
+def moe_layers(model: nn.Module) -> list[MoELayer]:
+    """All MoE layers of a model, in forward order of registration."""
+    return [m for m in model.modules() if isinstance(m, MoELayer)]
+
+
+@contextmanager
+def moe_execution(model: nn.Module, mode: Execution) -> Iterator[nn.Module]:
+    """Temporarily forces every MoE layer of ``model`` to ``dense`` or ``sparse`` execution."""
+    if mode not in ("auto", "dense", "sparse"):
+        raise ValueError(f"MoE execution must be 'auto', 'dense' or 'sparse', got {mode!r}")
+    layers = moe_layers(model)
+    saved = [layer.execution for layer in layers]
+    for layer in layers:
+        layer.execution = mode
+    try:
+        yield model
+    finally:
+        for layer, previous in zip(layers, saved):
+            layer.execution = previous
+
+
+def name_moe_layers(model: nn.Module, rename: Callable[[str], str] = lambda n: n) -> None:
+    """Gives every MoE layer its qualified module name, used to label routing outputs."""
+    for name, module in model.named_modules():
+        if isinstance(module, MoELayer):
+            module.name = rename(name)

@@ -1,0 +1,77 @@
+"""Auxiliary MoE losses that keep routing balanced and the router numerically tame."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from edge_moe.moe.routing import Routing
+
+
+def load_balance_loss(routing: Routing) -> Tensor:
+    """Switch/GShard balance loss ``E * sum_e f_e * P_e``, 1.0 for uniform routing.
+
+    ``f_e`` is the fraction of top-K assignments that went to expert ``e`` (not differentiable),
+    ``P_e`` the mean router probability of ``e`` (carries the gradient). A collapsed router that
+    sends everything to one expert with probability ~1 scores ~E.
+    """
+    num_experts = routing.num_experts
+    assignments = torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0)  # (B, E)
+    fraction = assignments.mean(dim=0) / routing.top_k  # (E,), sums to 1
+    mean_prob = routing.probs.mean(dim=0)  # (E,)
+    return num_experts * (fraction.detach() * mean_prob).sum()
+
+
+def cv_squared(values: Tensor) -> Tensor:
+    """Squared coefficient of variation; 0 for equal values."""
+    values = values.float()
+    if values.numel() <= 1:
+        return values.new_zeros(())
+    return values.var(unbiased=False) / (values.mean() ** 2 + 1e-10)
+
+
+def importance_loss(routing: Routing) -> Tensor:
+    """Shazeer's importance loss: cv^2 of the summed gate values per expert."""
+    return cv_squared(routing.dense_weights().sum(dim=0))
+
+
+def load_loss(routing: Routing) -> Tensor:
+    """Shazeer's load loss: cv^2 of the smooth load estimate (noisy gating), else of the hard counts."""
+    if routing.load is not None:
+        return cv_squared(routing.load)
+    counts = torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0).sum(dim=0)
+    return cv_squared(counts)
+
+
+def router_z_loss(routing: Routing) -> Tensor:
+    """ST-MoE router z-loss: mean squared log-sum-exp of the logits, keeps logits small."""
+    return torch.logsumexp(routing.logits.float(), dim=-1).pow(2).mean()
+
+
+@dataclass(frozen=True)
+class MoELossWeights:
+    """Coefficient of each auxiliary loss; 0 switches a term off."""
+
+    balance: float = 0.2
+    importance: float = 0.0
+    load: float = 0.0
+    z: float = 1e-3
+
+
+def moe_aux_loss(routings: Sequence[Routing], weights: MoELossWeights = MoELossWeights()) -> Tensor:
+    """Weighted sum of the auxiliary losses, averaged over MoE layers (0 for a dense model)."""
+    if not routings:
+        return torch.zeros(())
+    terms = []
+    for routing in routings:
+        total = weights.balance * load_balance_loss(routing)
+        if weights.importance:
+            total = total + weights.importance * importance_loss(routing)
+        if weights.load:
+            total = total + weights.load * load_loss(routing)
+        if weights.z:
+            total = total + weights.z * router_z_loss(routing)
+        terms.append(total)
+    return torch.stack(terms).mean()

@@ -1,0 +1,71 @@
+"""Routers: the YOLO-Master per-image router and Shazeer's noisy top-k gate."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from edge_moe.moe.routing import Routing, top_k_route
+
+
+class ImageRouter(nn.Module):
+    """Per-image router from YOLO-Master: GAP -> 1x1 conv C->max(C/8, 8) -> SiLU -> 1x1 conv -> E logits."""
+
+    def __init__(self, channels: int, num_experts: int):
+        super().__init__()
+        hidden = max(channels // 8, 8)
+        self.reduce = nn.Conv2d(channels, hidden, 1)
+        self.act = nn.SiLU()
+        self.logits = nn.Conv2d(hidden, num_experts, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        pooled = x.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
+        return self.logits(self.act(self.reduce(pooled))).flatten(1)  # (B, E)
+
+
+class NoisyTopKGate(nn.Module):
+    """Noisy top-k gating (Shazeer et al. 2017, arXiv 1701.06538) over a feature vector.
+
+    While training, Gaussian noise with a learned softplus std picks the experts and a smooth
+    estimate of each expert's load is returned for the load loss. In eval the clean logits decide,
+    so eval output is a deterministic function of the weights.
+    """
+
+    def __init__(self, in_features: int, num_experts: int, top_k: int, name: str = "gate"):
+        super().__init__()
+        if not 1 <= top_k <= num_experts:
+            raise ValueError(f"top_k must be in [1, {num_experts}] (num_experts), got {top_k}")
+        self.name = name
+        self.top_k = top_k
+        self.w_gate = nn.Linear(in_features, num_experts, bias=False)
+        self.w_noise = nn.Linear(in_features, num_experts, bias=False)
+        nn.init.zeros_(self.w_gate.weight)  # uniform routing at start, as in the paper
+        nn.init.zeros_(self.w_noise.weight)
+
+    def forward(self, x: Tensor) -> Routing:
+        clean = self.w_gate(x)  # (B, E)
+        if not self.training:
+            probs, ids, weights = top_k_route(clean, self.top_k)
+            return Routing(self.name, clean, probs, ids, weights)
+        noise_std = F.softplus(self.w_noise(x)) + 1e-2  # (B, E)
+        noisy = clean + torch.randn_like(clean) * noise_std
+        probs, ids, weights = top_k_route(noisy, self.top_k)
+        load = self._smooth_load(clean, noisy, noise_std)
+        # Weights come from the noisy logits, as in Shazeer's gate; logits field keeps the clean ones.
+        return Routing(self.name, clean, probs, ids, weights, load=load)
+
+    def _smooth_load(self, clean: Tensor, noisy: Tensor, noise_std: Tensor) -> Tensor:
+        """P(expert e stays in the top-k when only its own noise is resampled), summed over the batch."""
+        num_experts = clean.shape[-1]
+        if self.top_k >= num_experts:
+            return torch.full((num_experts,), float(clean.shape[0]), device=clean.device)
+        top_values = noisy.topk(self.top_k + 1, dim=-1).values  # (B, k+1)
+        threshold_in = top_values[:, self.top_k : self.top_k + 1]  # k+1-th value: bar to enter
+        threshold_out = top_values[:, self.top_k - 1 : self.top_k]  # k-th value: bar to stay
+        is_in = noisy > threshold_in
+        normal_cdf = lambda z: 0.5 * (1 + torch.erf(z / math.sqrt(2)))  # noqa: E731
+        prob_if_in = normal_cdf((clean - threshold_in) / noise_std)
+        prob_if_out = normal_cdf((clean - threshold_out) / noise_std)
+        return torch.where(is_in, prob_if_in, prob_if_out).sum(dim=0)  # (E,)

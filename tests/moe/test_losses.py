@@ -1,0 +1,59 @@
+import torch
+
+from edge_moe.moe import MoELossWeights, NoisyTopKGate, Routing, importance_loss, load_balance_loss, load_loss, moe_aux_loss, router_z_loss, top_k_route
+
+
+def _routing(logits, k):
+    probs, ids, weights = top_k_route(logits, k)
+    return Routing("l", logits, probs, ids, weights)
+
+
+def test_balance_loss_is_one_for_uniform_routing():
+    # 4 experts, K=1, each expert chosen by exactly one image, equal probabilities
+    logits = torch.eye(4) * 1e-3
+    loss = load_balance_loss(_routing(logits, 1))
+    torch.testing.assert_close(loss, torch.tensor(1.0), atol=1e-3, rtol=0)
+
+
+def test_balance_loss_is_larger_for_collapsed_routing():
+    collapsed = torch.tensor([[10.0, 0, 0, 0]]).repeat(8, 1)
+    loss = load_balance_loss(_routing(collapsed, 1))
+    assert loss > 3.9  # approaches E = 4
+    uniform = load_balance_loss(_routing(torch.randn(256, 4) * 0.01, 2))
+    assert abs(uniform.item() - 1.0) < 0.1 and loss > uniform
+
+
+def test_cv_losses_zero_when_balanced_positive_when_not():
+    balanced = _routing(torch.eye(4) * 5, 1)
+    assert importance_loss(balanced) < 1e-6 and load_loss(balanced) < 1e-6
+    skewed = _routing(torch.tensor([[5.0, 0, 0, 0]]).repeat(4, 1), 1)
+    assert importance_loss(skewed) > 1 and load_loss(skewed) > 1
+
+
+def test_z_loss_grows_with_logit_scale():
+    small = router_z_loss(_routing(torch.randn(8, 4), 2))
+    large = router_z_loss(_routing(torch.randn(8, 4) * 50, 2))
+    assert large > small
+
+
+def test_aux_loss_combines_and_backpropagates():
+    logits = torch.randn(8, 4, requires_grad=True)
+    loss = moe_aux_loss([_routing(logits, 2)], MoELossWeights(balance=1.0, importance=0.1, load=0.1, z=0.01))
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    assert moe_aux_loss([]) == 0
+
+
+def test_noisy_gate_train_noise_and_eval_determinism():
+    gate = NoisyTopKGate(16, 4, 2)
+    torch.nn.init.normal_(gate.w_gate.weight)
+    x = torch.randn(32, 16)
+    gate.train()
+    routing = gate(x)
+    assert routing.load is not None and routing.load.shape == (4,)
+    load_loss(routing).backward()
+    assert gate.w_noise.weight.grad is not None
+    gate.eval()
+    first, second = gate(x), gate(x)
+    assert torch.equal(first.ids, second.ids) and first.load is None
+    torch.testing.assert_close(first.weights.sum(-1), torch.ones(32))

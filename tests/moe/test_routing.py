@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from edge_moe.moe import Routing, top_k_route
+
+
+def test_weights_are_renormalised_top_k_of_softmax():
+    logits = torch.tensor([[2.0, 0.0, 1.0, -1.0]])
+    probs, ids, weights = top_k_route(logits, 2)
+    assert ids.tolist() == [[0, 2]]
+    expected = probs[0, [0, 2]] / probs[0, [0, 2]].sum()
+    torch.testing.assert_close(weights[0], expected)
+    # equal to a softmax over the selected logits
+    torch.testing.assert_close(weights[0], logits[0, [0, 2]].softmax(-1))
+
+
+def test_selection_logits_choose_but_weights_come_from_logits():
+    logits = torch.tensor([[2.0, 0.0, 1.0]])
+    chooser = torch.tensor([[0.0, 5.0, 4.0]])
+    probs, ids, weights = top_k_route(logits, 2, selection_logits=chooser)
+    assert ids.tolist() == [[1, 2]]
+    torch.testing.assert_close(weights[0], logits[0, [1, 2]].softmax(-1))
+
+
+@pytest.mark.parametrize("k", [0, 5])
+def test_top_k_out_of_range(k):
+    with pytest.raises(ValueError, match=r"top_k must be in \[1, 4\]"):
+        top_k_route(torch.zeros(1, 4), k)
+
+
+def test_dense_weights_scatter():
+    logits = torch.tensor([[0.0, 3.0, 1.0]])
+    probs, ids, weights = top_k_route(logits, 2)
+    routing = Routing("l", logits, probs, ids, weights)
+    dense = routing.dense_weights()
+    assert dense[0, 0] == 0 and torch.isclose(dense.sum(), torch.tensor(1.0))

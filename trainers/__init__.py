@@ -1,0 +1,1 @@
+"""edge_moe.trainers: training loops, assigners, losses and checkpoints (needs torch)."""
