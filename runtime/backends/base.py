@@ -13,6 +13,7 @@ from edge_moe.errors import UserError
 # backend name -> (module under edge_moe.runtime.backends, class name, pip extra that provides it)
 BACKENDS: dict[str, tuple[str, str, str]] = {
     "onnxruntime": ("onnxruntime_session", "OnnxRuntimeSession", "edge-moe[onnxruntime]"),
+    "tensorrt": ("tensorrt_session", "TensorRTSession", "edge-moe[tensorrt]"),
 }
 
 

@@ -1,0 +1,112 @@
+"""Native TensorRT backend for engines from ``edge-moe build-engine`` (TensorRT >= 8.5 tensor API).
+
+One CUDA stream per session, pinned (page-locked) host buffers for every input and output, device
+buffers allocated once: ``run`` copies inputs in, enqueues, copies outputs back, synchronises.
+Needs ``tensorrt`` and ``cuda-python`` (``pip install 'edge-moe[tensorrt]'``; JetPack ships TensorRT).
+"""
+from __future__ import annotations
+
+import ctypes
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import tensorrt as trt
+
+try:  # cuda-python >= 12.6 moved the bindings
+    from cuda.bindings import runtime as cudart
+except ImportError:  # pragma: no cover - depends on the installed cuda-python
+    from cuda import cudart
+
+from edge_moe.errors import UserError
+from edge_moe.runtime.backends.base import GraphSession
+
+_LOGGER = trt.Logger(trt.Logger.WARNING)
+
+
+def _check(result):
+    """cuda-python returns (error, *values); raise on error, return the values."""
+    error, *values = result if isinstance(result, tuple) else (result,)
+    if error != cudart.cudaError_t.cudaSuccess:
+        name = cudart.cudaGetErrorName(error)[1]
+        raise RuntimeError(f"CUDA error {name.decode() if isinstance(name, bytes) else name}")
+    return values[0] if len(values) == 1 else values
+
+
+@lru_cache(maxsize=None)
+def gpu_name(device: int = 0) -> str:
+    props = _check(cudart.cudaGetDeviceProperties(device))
+    name = props.name
+    return (name.decode() if isinstance(name, bytes) else str(name)).rstrip("\x00")
+
+
+def check_bundle_engines(bundle) -> dict[str, Path]:
+    """graph name -> engine path, after refusing engines built by another TensorRT or GPU."""
+    from edge_moe.runtime.bundle import check_engine
+
+    return {name: check_engine(bundle, name, trt.__version__, gpu_name()) for name in bundle.graphs}
+
+
+class _PinnedArray:
+    """A numpy array over page-locked host memory (so async copies really are async)."""
+
+    def __init__(self, shape: tuple, dtype: np.dtype):
+        self.nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        self.pointer = _check(cudart.cudaMallocHost(self.nbytes))
+        buffer = (ctypes.c_byte * self.nbytes).from_address(int(self.pointer))
+        self.array = np.frombuffer(buffer, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+
+    def free(self) -> None:
+        if self.pointer is not None:
+            cudart.cudaFreeHost(self.pointer)
+            self.pointer = None
+
+
+class TensorRTSession(GraphSession):
+    def __init__(self, path: Path):
+        if not path.is_file():
+            raise UserError(f"{path}: TensorRT engine not found; run `edge-moe build-engine BUNDLE`")
+        runtime = trt.Runtime(_LOGGER)
+        self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
+        if self.engine is None:
+            raise UserError(f"{path}: TensorRT {trt.__version__} cannot load this engine (built by another TensorRT version "
+                            "or for another GPU?); rebuild it with `edge-moe build-engine BUNDLE` on this machine")
+        self.context = self.engine.create_execution_context()
+        self.stream = _check(cudart.cudaStreamCreate())
+        self.input_names, self.output_names = [], []
+        self.host: dict[str, _PinnedArray] = {}
+        self.device: dict[str, int] = {}
+        for i in range(self.engine.num_io_tensors):
+            name = self.engine.get_tensor_name(i)
+            shape = tuple(self.engine.get_tensor_shape(name))
+            if any(d < 0 for d in shape):
+                raise UserError(f"{path}: tensor {name} has a dynamic shape {shape}; edge-moe engines are static")
+            dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name)))
+            is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            (self.input_names if is_input else self.output_names).append(name)
+            self.host[name] = _PinnedArray(shape, dtype)
+            self.device[name] = _check(cudart.cudaMalloc(self.host[name].nbytes))
+            self.context.set_tensor_address(name, int(self.device[name]))
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        to_device = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+        to_host = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        for name in self.input_names:
+            host = self.host[name]
+            np.copyto(host.array, feeds[name].reshape(host.array.shape), casting="same_kind")
+            _check(cudart.cudaMemcpyAsync(self.device[name], host.pointer, host.nbytes, to_device, self.stream))
+        if not self.context.execute_async_v3(self.stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed")
+        for name in self.output_names:
+            host = self.host[name]
+            _check(cudart.cudaMemcpyAsync(host.pointer, self.device[name], host.nbytes, to_host, self.stream))
+        _check(cudart.cudaStreamSynchronize(self.stream))
+        return {name: self.host[name].array.copy() for name in self.output_names}
+
+    def __del__(self) -> None:
+        for name, pointer in getattr(self, "device", {}).items():
+            cudart.cudaFree(pointer)
+        for host in getattr(self, "host", {}).values():
+            host.free()
+        if getattr(self, "stream", None) is not None:
+            cudart.cudaStreamDestroy(self.stream)

@@ -1,0 +1,122 @@
+"""Stateless annotators (style set in ``__init__``, ``annotate(image, ...)`` draws on a copy)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from edge_moe.runtime.results import Detections, ExpertActivation, FrameResult
+
+# BGR, distinct and readable on both dark and light scenes
+PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207), (10, 249, 72), (23, 204, 146),
+           (134, 219, 61), (52, 147, 26), (187, 212, 0), (168, 153, 44), (255, 194, 0), (147, 69, 52), (255, 115, 100),
+           (236, 24, 0), (255, 56, 132), (133, 0, 82), (255, 56, 203), (200, 149, 255), (199, 55, 255)]
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def color_of(class_id: int) -> tuple[int, int, int]:
+    return PALETTE[int(class_id) % len(PALETTE)]
+
+
+def short_name(layer: str, layers: Sequence[str]) -> str:
+    """``backbone.moe.p3`` -> ``p3`` when the last part is unique among the layers."""
+    last = layer.rsplit(".", 1)[-1]
+    return last if sum(name.rsplit(".", 1)[-1] == last for name in layers) == 1 else layer
+
+
+def _text_scale(image: np.ndarray) -> float:
+    return max(0.35, min(image.shape[:2]) / 900)
+
+
+class BoxAnnotator:
+    def __init__(self, thickness: int = 2):
+        self.thickness = thickness
+
+    def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
+        for box, cid in zip(detections.xyxy.round().astype(int).tolist(), detections.class_id.tolist()):
+            cv2.rectangle(image, tuple(box[:2]), tuple(box[2:]), color_of(cid), self.thickness, cv2.LINE_AA)
+        return image
+
+
+class LabelAnnotator:
+    """``name 0.87`` on a filled tag above each box (inside the frame when the box touches the top)."""
+
+    def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
+        scale = _text_scale(image)
+        for box, cid, name, score in zip(detections.xyxy.astype(int).tolist(), detections.class_id.tolist(), detections.names,
+                                         detections.confidence.tolist()):
+            text = f"{name} {score:.2f}"
+            (tw, th), base = cv2.getTextSize(text, FONT, scale, 1)
+            x, y = box[0], box[1] - th - base - 2
+            y = box[1] if y < 0 else y
+            cv2.rectangle(image, (x, y), (x + tw + 4, y + th + base + 2), color_of(cid), -1)
+            cv2.putText(image, text, (x + 2, y + th + 1), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        return image
+
+
+class FpsAnnotator:
+    """End-to-end FPS and inference time in the top-left corner."""
+
+    def annotate(self, image: np.ndarray, result: FrameResult) -> np.ndarray:
+        scale = _text_scale(image) * 1.1
+        text = f"{result.fps:5.1f} FPS  inf {result.latency.inference:.1f} ms  #{result.frame_index}"
+        (tw, th), base = cv2.getTextSize(text, FONT, scale, 1)
+        cv2.rectangle(image, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)
+        cv2.putText(image, text, (4, th + 4), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        return image
+
+
+class ExpertStripAnnotator:
+    """A panel under the frame: one row per MoE layer, one cell per expert; the experts that ran are
+    lit in proportion to their routing weight and show it."""
+
+    def __init__(self, layers: Sequence[tuple[str, int]], row_height: int = 0):
+        self.layers = list(layers)
+        self.row_height = row_height
+
+    def annotate(self, image: np.ndarray, experts: Sequence[ExpertActivation]) -> np.ndarray:
+        if not self.layers:
+            return image
+        h, w = image.shape[:2]
+        scale = max(0.35, w / 1400)
+        row = self.row_height or max(16, int(26 * scale / 0.45))
+        panel = np.full((row * len(self.layers) + 4, w, 3), 24, np.uint8)
+        by_layer = {e.layer: e for e in experts}
+        label_w = int(w * 0.12)
+        for r, (name, count) in enumerate(self.layers):
+            y0 = 2 + r * row
+            label = short_name(name, [n for n, _ in self.layers])
+            cv2.putText(panel, label, (4, y0 + int(row * 0.7)), FONT, scale, (220, 220, 220), 1, cv2.LINE_AA)
+            cell_w = max(1, (w - label_w - 4) // max(count, 1))
+            chosen = by_layer.get(name)
+            weights = dict(zip(chosen.ids.tolist(), chosen.weights.tolist())) if chosen else {}
+            for e in range(count):
+                x0 = label_w + e * cell_w
+                weight = weights.get(e)
+                if weight is None:
+                    color, text_color = (60, 60, 60), (150, 150, 150)
+                else:
+                    level = 0.35 + 0.65 * float(np.clip(weight, 0, 1))
+                    color, text_color = (int(40 * level), int(200 * level), int(255 * level)), (0, 0, 0)
+                cv2.rectangle(panel, (x0 + 1, y0 + 1), (x0 + cell_w - 2, y0 + row - 2), color, -1)
+                text = f"e{e}" if weight is None else f"e{e} {weight:.2f}"
+                cv2.putText(panel, text, (x0 + 4, y0 + int(row * 0.7)), FONT, scale * 0.9, text_color, 1, cv2.LINE_AA)
+        return np.vstack([image, panel])
+
+
+class FrameAnnotator:
+    """Boxes, labels, FPS and the expert strip: the annotated-video frame for one result."""
+
+    def __init__(self, layers: Sequence[tuple[str, int]] = ()):
+        self.boxes = BoxAnnotator()
+        self.labels = LabelAnnotator()
+        self.fps = FpsAnnotator()
+        self.strip = ExpertStripAnnotator(layers)
+
+    def annotate(self, result: FrameResult) -> np.ndarray:
+        image = result.image.copy()
+        self.boxes.annotate(image, result.detections)
+        self.labels.annotate(image, result.detections)
+        self.fps.annotate(image, result)
+        return self.strip.annotate(image, result.experts)
