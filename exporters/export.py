@@ -1,0 +1,256 @@
+"""``export_bundle``: model or checkpoint -> checked deployment bundle, written atomically.
+
+Every export builds the graphs of the asked lowering and, in a scratch folder, of the other one;
+runs the graph checks (ONNX checker, static shapes, TensorRT operator census) on all of them; and
+compares PyTorch eval, the sparse and the dense bundle on a batch of images. Only a bundle that
+passes is renamed into place.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import onnx
+import torch
+
+from edge_moe import __version__
+from edge_moe.errors import UserError
+from edge_moe.exporters.checks import ExportCheckError, GraphReport, census_table, check_graph
+from edge_moe.exporters.fp16 import to_fp16
+from edge_moe.exporters.graphs import ROUTINGS, Lowered, lower
+from edge_moe.exporters.lowering import routed_layers
+from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
+from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
+from edge_moe.models.detector import MoEDetector
+from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text
+
+Source = Union[str, Path, MoEDetector]
+OPSETS = range(13, 21)
+
+
+@dataclass
+class ExportReport:
+    """What an export checked and measured (``edge-moe export --json`` prints ``to_dict()``)."""
+
+    bundle: Path
+    model: str
+    routing: str
+    lowering: str
+    imgsz: int
+    graphs: list[GraphReport] = field(default_factory=list)
+    parity: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def census(self) -> str:
+        return census_table(self.graphs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bundle": str(self.bundle),
+            "model": self.model,
+            "routing": self.routing,
+            "lowering": self.lowering,
+            "imgsz": self.imgsz,
+            "graphs": [g.to_dict() for g in self.graphs],
+            "parity": self.parity,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def resolve_source(source: Source) -> tuple[MoEDetector, list[str], dict[str, Any]]:
+    """(model in eval, class names, source record) from a model, a checkpoint path or a zoo name."""
+    from edge_moe.checkpoint import file_sha256, model_from_checkpoint
+    from edge_moe.models import create_model, list_models
+
+    if isinstance(source, MoEDetector):
+        names = [f"class{i}" for i in range(source.num_classes)]
+        return source.eval(), names, {"module": source.config.name}
+    path = Path(source)
+    if path.is_file() or str(source).endswith(".pt"):
+        model, payload = model_from_checkpoint(path)
+        return model, list(payload["class_names"]), {"checkpoint": path.name, "checkpoint_sha256": file_sha256(path)}
+    if str(source) in list_models():
+        model = create_model(str(source)).eval()
+        return model, [f"class{i}" for i in range(model.num_classes)], {"zoo": str(source), "weights": "initialised (untrained)"}
+    return create_model(str(source)), [], {}  # raises the registry's "unknown model" UserError
+
+
+def validate_options(model: MoEDetector, imgsz: int, routing: str, opset: int) -> None:
+    largest = max(model.config.strides)
+    if not isinstance(imgsz, int) or imgsz <= 0 or imgsz % largest:
+        raise UserError(f"imgsz must be a positive multiple of {largest} (the largest stride), got {imgsz!r}")
+    if routing not in ROUTINGS:
+        raise UserError(f"routing must be one of {list(ROUTINGS)}, got {routing!r}")
+    if opset not in OPSETS:
+        raise UserError(f"opset must be in [{OPSETS.start}, {OPSETS.stop - 1}], got {opset!r}")
+
+
+def export_bundle(
+    model_or_weights: Source,
+    out: str | Path,
+    imgsz: Optional[int] = None,
+    routing: str = "sparse",
+    opset: Optional[int] = None,
+    parity_count: int = 4,
+    progress: bool = False,
+) -> Path:
+    """Exports a checked bundle to ``out`` and returns its path (see :func:`export_with_report`)."""
+    return export_with_report(model_or_weights, out, imgsz, routing, opset, parity_count, progress).bundle
+
+
+def export_with_report(
+    model_or_weights: Source,
+    out: str | Path,
+    imgsz: Optional[int] = None,
+    routing: str = "sparse",
+    opset: Optional[int] = None,
+    parity_count: int = 4,
+    progress: bool = False,
+) -> ExportReport:
+    """Exports ``model_or_weights`` (model, checkpoint or zoo name) as a ``routing`` bundle at ``out``."""
+    start = time.perf_counter()
+    model, class_names, source = resolve_source(model_or_weights)
+    imgsz = model.config.imgsz if imgsz is None else imgsz
+    opset = DEFAULT_OPSET if opset is None else opset
+    validate_options(model, imgsz, routing, opset)
+    out = Path(out)
+    tmp = _make_temp_dir(out)
+    try:
+        with tempfile.TemporaryDirectory(prefix="edge-moe-export-") as scratch:
+            other_routing = "dense" if routing == "sparse" else "sparse"
+            reports = []
+            bundles = {}
+            for name, target in ((routing, tmp), (other_routing, Path(scratch) / "other")):
+                lowered = lower(model, name, imgsz, opset, _metadata(model, name, imgsz))
+                reports += _write_bundle(lowered, target, model, class_names, source, imgsz, opset, progress)
+                bundles[name] = lowered
+            bundle = load_bundle(tmp)
+            other = load_bundle(Path(scratch) / "other") if routed_layers(model) else None
+            parity = check_parity(model, bundle, other, parity_images(parity_count, imgsz))
+        failures = parity_failures(parity)
+        if failures:
+            raise ExportCheckError(f"parity check failed for {model.config.name}: {'; '.join(failures)}")
+        _record_checks(tmp, parity)
+        _replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    lowering = bundles[routing].lowering
+    return ExportReport(out, model.config.name, routing, lowering, imgsz, reports, parity, time.perf_counter() - start)
+
+
+def _metadata(model: MoEDetector, routing: str, imgsz: int) -> dict[str, str]:
+    return {
+        "edge_moe.format": FORMAT,
+        "edge_moe.version": __version__,
+        "edge_moe.model": model.config.name,
+        "edge_moe.routing": routing,
+        "edge_moe.imgsz": str(imgsz),
+        "edge_moe.num_classes": str(model.num_classes),
+    }
+
+
+def _write_bundle(
+    lowered: Lowered, root: Path, model: MoEDetector, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int, progress: bool
+) -> list[GraphReport]:
+    """Checks and writes every graph (FP32 and FP16) and the manifest into ``root``."""
+    from tqdm import tqdm
+
+    import onnxruntime
+
+    reports, graphs = [], {}
+    for graph in tqdm(lowered.graphs, desc=f"export {lowered.routing}", disable=not progress, leave=False):
+        reports.append(check_graph(graph.model, graph.name))
+        relative, relative16 = f"graphs/{graph.name}.onnx", f"graphs/fp16/{graph.name}.onnx"
+        save_graph(graph.model, root / relative)
+        save_graph(to_fp16(graph.model), root / relative16)
+        graphs[graph.name] = graph_entry(root, relative, {
+            "inputs": graph.inputs,
+            "outputs": graph.outputs,
+            "fp16": graph_entry(root, relative16),
+        })
+    layers = [layer for _, layer in routed_layers(model)]
+    boxes = next(o for g in lowered.graphs for o in g.outputs if o["name"] == "boxes")
+    manifest = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "task": model.config.task,
+        "model": model.config.name,
+        "class_names": list(class_names),
+        "input": {
+            "name": "images",
+            "shape": [1, 3, imgsz, imgsz],
+            "dtype": "float32",
+            "layout": "NCHW",
+            "color": "RGB",
+            "scale": 1 / 255,
+            "mean": [0.0, 0.0, 0.0],
+            "std": [1.0, 1.0, 1.0],
+            "letterbox": {"pad_value": 114},
+        },
+        "strides": list(model.config.strides),
+        "decoding": {
+            "boxes": {"name": "boxes", "format": "xyxy", "units": "letterboxed input pixels"},
+            "scores": {"name": "scores", "activation": "sigmoid"},
+            "anchors": boxes["shape"][1],
+            "nms": "runtime (not in the graph)",
+        },
+        "moe_layers": [{"name": l.name, "experts": l.num_experts, "top_k": l.top_k} for l in layers],
+        "routing": lowered.routing,
+        "lowering": lowered.lowering,
+        "graphs": graphs,
+        "plan": lowered.plan,
+        "config": model.config.to_dict(),
+        "source": source,
+        "versions": {
+            "edge_moe": __version__,
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "opset": opset,
+        },
+        "engines": {},
+    }
+    (root / MANIFEST).write_text(manifest_text(manifest))
+    return reports
+
+
+def _record_checks(root: Path, parity: dict[str, Any]) -> None:
+    import json
+
+    manifest = json.loads((root / MANIFEST).read_text())
+    manifest["checks"] = {"parity": parity}
+    (root / MANIFEST).write_text(manifest_text(manifest))
+
+
+def _make_temp_dir(out: Path) -> Path:
+    """A fresh folder beside ``out`` (same file system, so the final rename is atomic)."""
+    if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
+        raise UserError(f"{out}: exists and is not an edge-moe bundle; refusing to overwrite it (choose another --out)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as error:
+        raise UserError(f"{out}: cannot write the bundle there ({error.strerror or error})") from None
+    tmp.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
+    return tmp
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Renames ``tmp`` to ``out``; an existing bundle at ``out`` is swapped out, then removed."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,89 @@
+"""Builds the ONNX graphs and the execution plan of one routing lowering of a detector."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import onnx
+import torch
+from torch import Tensor
+
+from edge_moe.exporters.lowering import Combine, DenseGraph, Expert, Segment, routed_layers, segment_specs
+from edge_moe.exporters.onnx_graph import export_graph
+from edge_moe.models.detector import MoEDetector
+
+ROUTINGS = ("sparse", "dense")
+
+
+@dataclass
+class Graph:
+    name: str
+    model: onnx.ModelProto
+    inputs: list[dict[str, Any]]  # [{name, shape, dtype}]
+    outputs: list[dict[str, Any]]
+
+
+@dataclass
+class Lowered:
+    routing: str
+    lowering: str  # "dense" | "segmented"
+    graphs: list[Graph] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+
+
+def tensor_info(name: str, tensor: Tensor) -> dict[str, Any]:
+    return {"name": name, "shape": list(tensor.shape), "dtype": str(tensor.dtype).replace("torch.", "")}
+
+
+def _graph(name: str, module: torch.nn.Module, env: dict[str, Tensor], inputs: list[str], outputs: list[str], opset: int, metadata: dict[str, str]) -> Graph:
+    with torch.no_grad():
+        produced = module(*(env[n] for n in inputs))
+    produced = produced if isinstance(produced, tuple) else (produced,)
+    env.update(zip(outputs, produced))
+    meta = {**metadata, "edge_moe.graph": name}
+    model = export_graph(module, tuple(env[n] for n in inputs), inputs, outputs, opset, meta)
+    return Graph(name, model, [tensor_info(n, env[n]) for n in inputs], [tensor_info(n, env[n]) for n in outputs])
+
+
+def lower(model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: dict[str, str], combine: Combine = "slots") -> Lowered:
+    """The graphs of ``routing`` ("sparse": segmented, "dense": one graph) and their plan."""
+    model = model.eval()
+    images = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))  # (1, 3, H, W)
+    layers = [layer for _, layer in routed_layers(model)]
+    if routing == "dense" or not layers:
+        module = DenseGraph(model)
+        env = {"images": images, **{n: torch.ones(1, l.top_k) for n, l in zip(module.input_names[1:], layers)}}
+        graph = _graph("model", module, env, module.input_names, module.output_names, opset, metadata)
+        plan = {"steps": [{"run": "model"}], "slot_masks": {l.name: f"{l.name}.slot_mask" for l in layers}}
+        return Lowered(routing, "dense", [graph], plan)
+    env: dict[str, Tensor] = {"images": images}
+    graphs, steps = [], []
+    by_name = {layer.name: layer for layer in layers}
+    for spec in segment_specs(model, combine):
+        if spec.after is not None:
+            layer = by_name[spec.after]
+            expert_graphs = []
+            ids = env[f"{layer.name}.ids"][0].tolist()
+            for e, expert in enumerate(layer.experts):
+                name = f"{layer.name}.expert{e}"
+                scratch = {"x": env[f"{layer.name}.x"]}
+                graphs.append(_graph(name, Expert(expert), scratch, ["x"], ["y"], opset, metadata))
+                expert_graphs.append(name)
+                if e in ids:
+                    env[f"{layer.name}.y{ids.index(e)}"] = scratch["y"]
+            weights = env[f"{layer.name}.weights"]
+            env[f"{layer.name}.mixed"] = sum(env[f"{layer.name}.y{k}"] * weights[0, k] for k in range(layer.top_k))
+            steps.append({
+                "experts": layer.name,
+                "graphs": expert_graphs,
+                "input": f"{layer.name}.x",
+                "ids": f"{layer.name}.ids",
+                "weights": f"{layer.name}.weights",
+                "combine": combine,
+                "outputs": [f"{layer.name}.y{k}" for k in range(layer.top_k)],
+                "mixed": f"{layer.name}.mixed",
+            })
+        name = f"segment{spec.index}"
+        graphs.append(_graph(name, Segment(model, spec, combine), env, spec.inputs, spec.outputs, opset, metadata))
+        steps.append({"run": name})
+    return Lowered(routing, "segmented", graphs, {"steps": steps})
