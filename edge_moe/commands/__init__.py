@@ -7,4 +7,7 @@ import must stay cheap and torch-free: heavy imports go inside ``run``.
 COMMANDS: list[tuple[str, str]] = [
     ("models", "models"),
     ("info", "info"),
+    ("train", "train"),
+    ("val", "val"),
+    ("run", "run"),
 ]

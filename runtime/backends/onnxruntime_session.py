@@ -25,13 +25,15 @@ def pick_providers(requested: Optional[Sequence[str]] = None) -> list[str]:
 
 
 class OnnxRuntimeSession(GraphSession):
-    def __init__(self, path: Path, providers: Optional[Sequence[str]] = None, threads: int = 0):
+    def __init__(self, path: Path, providers: Optional[Sequence[str]] = None, threads: int = 0, spin: bool = True):
         if not path.is_file():
             raise UserError(f"{path}: ONNX graph not found")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        if not spin:  # idle pool threads sleep instead of spinning: many small graphs share few cores
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=pick_providers(providers))
         except Exception as error:  # ORT raises its own exception types for invalid graphs

@@ -1,0 +1,224 @@
+"""``Detector``: a bundle + a backend, run on single frames, on any source, or on a push feed.
+
+    det = Detector("bundle_dir", conf=0.25)
+    for r in det.stream("rtsp://camera/stream"):     # FrameResult per frame
+        print(r.frame_index, len(r.detections), [e.ids for e in r.experts])
+    result = det(image)                               # one frame
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from edge_moe.errors import UserError
+from edge_moe.runtime.backends.select import choose_backend, session_opener
+from edge_moe.runtime.bundle import Bundle, load_bundle
+from edge_moe.runtime.meters import RunStats
+from edge_moe.runtime.plan import PlanExecutor
+from edge_moe.runtime.postprocess import PostprocessConfig, postprocess
+from edge_moe.runtime.prefetch import Prefetcher
+from edge_moe.runtime.preprocess import InputSpec, Prepared, prepare, spec_from_values
+from edge_moe.runtime.results import ExpertActivation, FrameResult, Latency
+from edge_moe.runtime.sources import Frame, PushSource, Source, SourceOptions, open_source
+
+log = logging.getLogger("edge_moe.runtime")
+
+SourceSpec = Union[str, int, Path, Source]
+
+
+def input_spec(bundle: Bundle) -> InputSpec:
+    """The letterbox and normalisation the graph was exported with (manifest ``input``)."""
+    entry = bundle.manifest["input"]
+    letterbox = entry.get("letterbox")
+    pad = letterbox.get("pad_value", letterbox.get("pad", 114)) if isinstance(letterbox, dict) else 114
+    try:
+        return spec_from_values(*bundle.input_size, color=entry.get("color", "RGB"), scale=entry.get("scale", 1 / 255),
+                                mean=entry.get("mean", (0, 0, 0)), std=entry.get("std", (1, 1, 1)), pad_value=pad)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{bundle.root}/manifest.json: invalid input normalisation ({error})") from None
+
+
+class Detector:
+    """Runs a bundle with a backend chosen by name (``auto`` prefers matching TensorRT engines)."""
+
+    def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
+                 top_k: Optional[int] = None, max_det: int = 300, providers: Optional[Sequence[str]] = None,
+                 threads: int = 0):
+        self.bundle = model if isinstance(model, Bundle) else load_bundle(model)
+        try:
+            self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        self.backend = choose_backend(self.bundle, backend)
+        self.executor = PlanExecutor(self.bundle, open_session=session_opener(self.bundle, self.backend, providers, threads))
+        if top_k is not None:
+            self.executor._keep(top_k)  # validates K' against the exported K, with the executor's message
+        self.top_k = top_k
+        self.spec = input_spec(self.bundle)
+        self.class_names = self.bundle.class_names
+        self.layers = [(layer["name"], int(layer["experts"])) for layer in self.bundle.moe_layers]
+        self._streams: set["Stream"] = set()
+        self._lock = threading.Lock()
+        self.warmup()
+
+    def warmup(self, runs: int = 2) -> None:
+        """First runs allocate and tune kernels; keep them out of the measured frames."""
+        x = np.zeros((1, 3, self.spec.height, self.spec.width), np.float32)
+        for _ in range(runs):
+            self.executor(x, self.top_k)
+
+    # single frames -------------------------------------------------------------------------
+    def prepare(self, frame: Frame) -> Prepared:
+        start = time.perf_counter()
+        tensor, box, image = prepare(frame.image, self.spec)
+        return Prepared(tensor, box, image, (time.perf_counter() - start) * 1000, frame.index, frame.timestamp)
+
+    def prepare_or_skip(self, frame: Frame) -> Optional[Prepared]:
+        """``prepare`` for streams: a frame that is not an image is logged and skipped, not fatal."""
+        try:
+            return self.prepare(frame)
+        except ValueError as error:
+            log.warning("frame %d skipped: %s", frame.index, error)
+            return None
+
+    def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
+        """Inference + postprocess of an already prepared frame."""
+        t0 = time.perf_counter()
+        out = self.executor(prepared.tensor, self.top_k)
+        t1 = time.perf_counter()
+        detections = postprocess(out.boxes, out.scores, prepared.letterbox, self.post, self.class_names)
+        experts = [ExpertActivation(r.layer, r.ids, r.weights) for r in out.routing]
+        t2 = time.perf_counter()
+        latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
+        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image)
+
+    def __call__(self, image: np.ndarray) -> FrameResult:
+        """Detections and expert activation for one image (H, W[, C]) uint8, BGR or gray."""
+        try:
+            prepared = self.prepare(Frame(image, 0, time.time()))
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        return self.infer(prepared)
+
+    # streams -------------------------------------------------------------------------------
+    def stream(self, source: SourceSpec, options: SourceOptions = SourceOptions(), max_frames: Optional[int] = None,
+               prefetch: int = 4) -> "Stream":
+        """An iterable of FrameResult over ``source`` (see :func:`open_source` for what it accepts)."""
+        return Stream(self, source, options, max_frames, prefetch)
+
+    def start(self, source: SourceSpec, on_result: Callable[[FrameResult], None], **stream_kwargs) -> "StreamHandle":
+        """Runs ``stream(source)`` in a background thread, calling ``on_result`` for every frame.
+
+        The push form: ``feed = PushSource(); handle = det.start(feed, on_result); sdk.on_frame(feed.push)``.
+        """
+        return StreamHandle(self.stream(source, **stream_kwargs), on_result)
+
+    def stop(self) -> None:
+        """Stops every running stream of this detector (safe from any thread or a signal handler)."""
+        with self._lock:
+            streams = list(self._streams)
+        for s in streams:
+            s.stop()
+
+
+class Stream:
+    """One pass over a source. Iterate it for FrameResults; ``stats``/``summary()`` hold the figures."""
+
+    def __init__(self, detector: Detector, source: SourceSpec, options: SourceOptions, max_frames: Optional[int], prefetch: int):
+        if max_frames is not None and max_frames < 1:
+            raise UserError(f"max_frames must be >= 1, got {max_frames}")
+        self.detector = detector
+        self.source_spec = source
+        self.options = options
+        self.max_frames = max_frames
+        self.prefetch = prefetch
+        self.stats = RunStats(detector.layers)
+        self.source: Optional[Source] = None
+        self.stop_event = threading.Event()
+        self.error: Optional[str] = None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.source is not None:
+            self.source.close()  # wakes a read blocked on a live source
+
+    def summary(self) -> dict:
+        source_stats = self.source.stats() if self.source is not None else {}
+        summary = self.stats.summary(source_stats)
+        summary["backend"] = self.detector.backend
+        summary["error"] = self.error
+        return summary
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        det = self.detector
+        self.source = open_source(self.source_spec, self.options)
+        with det._lock:
+            det._streams.add(self)
+        prefetcher = None if self.source.live else Prefetcher(self.source, det.prepare_or_skip, self.prefetch)
+        count = 0
+        try:
+            while not self.stop_event.is_set() and (self.max_frames is None or count < self.max_frames):
+                t0 = time.perf_counter()
+                if prefetcher is not None:  # files: decoded and preprocessed ahead, in order
+                    prepared = prefetcher.get()
+                else:  # live: the newest frame, preprocessed now so it is as fresh as possible
+                    frame = self.source.read()
+                    if frame is None:
+                        break
+                    prepared = det.prepare_or_skip(frame)
+                    if prepared is None:
+                        continue
+                if prepared is None:
+                    break
+                waited_ms = (time.perf_counter() - t0) * 1000 - (0.0 if prefetcher is not None else prepared.preprocess_ms)
+                result = det.infer(prepared, capture_ms=max(waited_ms, 0.0))
+                self.stats.add(result)
+                count += 1
+                yield result
+        finally:
+            if prefetcher is not None:
+                prefetcher.close()
+            self.source.close()
+            self.error = getattr(self.source, "error", None)
+            with det._lock:
+                det._streams.discard(self)
+
+
+class StreamHandle:
+    """A stream running in a background thread with a per-result callback."""
+
+    def __init__(self, stream: Stream, on_result: Callable[[FrameResult], None]):
+        self.stream = stream
+        self.on_result = on_result
+        self.exception: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, name="edge-moe stream", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for result in self.stream:
+                self.on_result(result)
+        except BaseException as error:  # re-raised by join()
+            self.exception = error
+
+    def stop(self) -> None:
+        self.stream.stop()
+
+    def join(self, timeout: Optional[float] = None) -> dict:
+        """Waits for the end of the stream; returns its summary (raises what the stream raised)."""
+        self.thread.join(timeout)
+        if self.exception is not None:
+            raise self.exception
+        return self.stream.summary()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+
+__all__ = ["Detector", "PushSource", "Stream", "StreamHandle"]
