@@ -111,8 +111,12 @@ def export_with_report(
     opset: Optional[int] = None,
     parity_count: int = 4,
     progress: bool = False,
+    other_out: Optional[str | Path] = None,
 ) -> ExportReport:
-    """Exports ``model_or_weights`` (model, checkpoint or zoo name) as a ``routing`` bundle at ``out``."""
+    """Exports ``model_or_weights`` (model, checkpoint or zoo name) as a ``routing`` bundle at ``out``.
+
+    ``other_out``: also keep the bundle of the other lowering (built for the parity check) there.
+    """
     start = time.perf_counter()
     model, class_names, source = resolve_source(model_or_weights)
     imgsz = model.config.imgsz if imgsz is None else imgsz
@@ -122,25 +126,27 @@ def export_with_report(
     tmp = _make_temp_dir(out)
     try:
         with tempfile.TemporaryDirectory(prefix="edge-moe-export-") as scratch:
-            other_routing = "dense" if routing == "sparse" else "sparse"
-            reports = []
-            bundles = {}
-            for name, target in ((routing, tmp), (other_routing, Path(scratch) / "other")):
-                lowered = lower(model, name, imgsz, opset, _metadata(model, name, imgsz))
-                reports += _write_bundle(lowered, target, model, class_names, source, imgsz, opset, progress)
-                bundles[name] = lowered
-            bundle = load_bundle(tmp)
-            other = load_bundle(Path(scratch) / "other") if routed_layers(model) else None
+            lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz))
+            reports = _write_bundle(lowered, tmp, model, class_names, source, imgsz, opset, progress)
+            bundle, other = load_bundle(tmp), None
+            if routed_layers(model):  # the other lowering, for the sparse-vs-dense check
+                other_routing = "dense" if routing == "sparse" else "sparse"
+                other_root = Path(scratch) / "other"
+                other_lowered = lower(model, other_routing, imgsz, opset, _metadata(model, other_routing, imgsz))
+                _write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset, progress)
+                other = load_bundle(other_root)
             parity = check_parity(model, bundle, other, parity_images(parity_count, imgsz))
-        failures = parity_failures(parity)
-        if failures:
-            raise ExportCheckError(f"parity check failed for {model.config.name}: {'; '.join(failures)}")
-        _record_checks(tmp, parity)
-        _replace(tmp, out)
+            failures = parity_failures(parity)
+            if failures:
+                raise ExportCheckError(f"parity check failed for {model.config.name}: {'; '.join(failures)}")
+            _record_checks(tmp, parity)
+            if other_out is not None and other is not None:
+                _record_checks(other.root, parity)
+                _move_into_place(other.root, Path(other_out))
+            _replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    lowering = bundles[routing].lowering
-    return ExportReport(out, model.config.name, routing, lowering, imgsz, reports, parity, time.perf_counter() - start)
+    return ExportReport(out, model.config.name, routing, lowered.lowering, imgsz, reports, parity, time.perf_counter() - start)
 
 
 def _metadata(model: MoEDetector, routing: str, imgsz: int) -> dict[str, str]:
@@ -238,6 +244,16 @@ def _make_temp_dir(out: Path) -> Path:
         raise UserError(f"{out}: cannot write the bundle there ({error.strerror or error})") from None
     tmp.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
     return tmp
+
+
+def _move_into_place(built: Path, out: Path) -> None:
+    """Moves a bundle built elsewhere (another file system, maybe) to ``out`` atomically."""
+    tmp = _make_temp_dir(out)
+    try:
+        shutil.copytree(built, tmp, dirs_exist_ok=True)
+        _replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _replace(tmp: Path, out: Path) -> None:

@@ -55,11 +55,12 @@ def fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
     import onnxscript.optimizer
 
     names = {output: node.name for node in model.graph.node for output in node.output}
-    folded = onnxscript.optimizer.optimize(model)
-    for node in folded.graph.node:
+    onnxscript.optimizer.fold_constants(model, onnx_shape_inference=True)  # in place; no pattern rewrites
+    onnxscript.optimizer.remove_unused_nodes(model)
+    for node in model.graph.node:
         if node.output and node.output[0] in names:
             node.name = names[node.output[0]]
-    return folded
+    return model
 
 
 def constants_to_initializers(model: onnx.ModelProto, ops: Sequence[str]) -> None:

@@ -42,10 +42,17 @@ class PlanResult:
     routing: list[LayerRouting]
 
 
-def _onnxruntime_session(name: str, path: Path) -> GraphSession:
+def onnxruntime_opener(bundle: Bundle) -> OpenSession:
+    """ONNX Runtime sessions for every graph of ``bundle``.
+
+    A sparse bundle runs many small graphs in turn; ORT's default spinning thread pools (one per
+    session) then burn the cores the next graph needs (measured 4x slower on a 2-core CPU), so
+    multi-graph bundles get sleeping pools.
+    """
     from edge_moe.runtime.backends.base import open_session
 
-    return open_session(path, "onnxruntime")
+    spin = len(bundle.graphs) == 1
+    return lambda name, path: open_session(path, "onnxruntime", spin=spin)
 
 
 def renormalise(weights: np.ndarray, keep: int) -> np.ndarray:
@@ -60,7 +67,7 @@ class PlanExecutor:
 
     def __init__(self, bundle: Bundle, open_session: Optional[OpenSession] = None):
         self.bundle = bundle
-        opener = open_session or _onnxruntime_session
+        opener = open_session or onnxruntime_opener(bundle)
         self.sessions: dict[str, GraphSession] = {name: opener(name, bundle.graph_path(name)) for name in bundle.graphs}
         self.steps = bundle.plan["steps"]
         self.slot_masks: dict[str, str] = bundle.plan.get("slot_masks", {})

@@ -10,4 +10,5 @@ COMMANDS: list[tuple[str, str]] = [
     ("train", "train"),
     ("val", "val"),
     ("run", "run"),
+    ("export", "export"),
 ]
