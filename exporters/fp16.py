@@ -6,6 +6,7 @@ decided by :mod:`edge_moe.exporters.precision`, the same policy the TensorRT bui
 """
 from __future__ import annotations
 
+import copy
 import logging
 
 import onnx
@@ -19,10 +20,35 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 
     keep = fp32_nodes([(node.name, node.op_type) for node in model.graph.node])
     logging.getLogger("onnxruntime.transformers.float16").setLevel(logging.ERROR)
-    return convert_float_to_float16(
-        model,
+    converted = convert_float_to_float16(
+        copy.deepcopy(model),
         keep_io_types=True,
         node_block_list=keep,
         op_block_list=list(DEFAULT_OP_BLOCK_LIST),
-        disable_shape_infer=False,
     )
+    restore_fp32_weights(converted, model)
+    return converted
+
+
+def restore_fp32_weights(converted: onnx.ModelProto, original: onnx.ModelProto) -> None:
+    """The converter feeds some weights of FP32 nodes (the router's) through a Cast to FP32 (from
+    an FP16 copy, or a no-op); put the original FP32 weights in place of the Cast."""
+    graph = converted.graph
+    originals = {init.name: init for init in original.graph.initializer if init.data_type == onnx.TensorProto.FLOAT}
+    weights = {init.name for init in graph.initializer}
+    restored, keep = [], []
+    for node in graph.node:
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if node.op_type == "Cast" and to == onnx.TensorProto.FLOAT and node.input[0] in weights and node.input[0] in originals:
+            weight = copy.deepcopy(originals[node.input[0]])
+            weight.name = node.output[0]
+            restored.append(weight)
+        else:
+            keep.append(node)
+    del graph.node[:]
+    graph.node.extend(keep)
+    graph.initializer.extend(restored)
+    used = {name for node in graph.node for name in node.input}
+    unused = [init for init in graph.initializer if init.name not in used]
+    for init in unused:
+        graph.initializer.remove(init)

@@ -42,7 +42,8 @@ def _graph(name: str, module: torch.nn.Module, env: dict[str, Tensor], inputs: l
     env.update(zip(outputs, produced))
     meta = {**metadata, "edge_moe.graph": name}
     model = export_graph(module, tuple(env[n] for n in inputs), inputs, outputs, opset, meta)
-    return Graph(name, model, [tensor_info(n, env[n]) for n in inputs], [tensor_info(n, env[n]) for n in outputs])
+    used = {value.name for value in model.graph.input}  # the exporter drops inputs a graph does not read
+    return Graph(name, model, [tensor_info(n, env[n]) for n in inputs if n in used], [tensor_info(n, env[n]) for n in outputs])
 
 
 def lower(model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: dict[str, str], combine: Combine = "slots") -> Lowered:

@@ -11,4 +11,5 @@ COMMANDS: list[tuple[str, str]] = [
     ("val", "val"),
     ("run", "run"),
     ("export", "export"),
+    ("bench", "bench"),
 ]

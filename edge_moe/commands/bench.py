@@ -1,0 +1,44 @@
+"""`edge-moe bench`: batch-1 latency of backends x routings side by side, with executed compute."""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "time batch-1 inference of backends x routings side by side (latency, FPS, executed GFLOPs)"
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="MODEL|BUNDLE", help="zoo name, checkpoint (.pt) or bundle directory")
+    parser.add_argument("--backend", type=_names, default=None, help="comma list of torch,onnxruntime (default both; a bundle: onnxruntime)")
+    parser.add_argument("--routing", type=_names, default=None, help="comma list of sparse,dense (default both; a bundle: its own)")
+    parser.add_argument("--imgsz", type=int, default=None, help="square input size, a multiple of 32 (default: the model's)")
+    parser.add_argument("--iters", type=int, default=50, help="timed frames per configuration (default 50)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed frames first (default 5)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edge_moe.exporters.bench import benchmark
+    from edge_moe.runtime.bundle import load_bundle
+
+    backends, routings = args.backend, args.routing
+    if Path(args.source).is_dir():
+        bundle = load_bundle(args.source)
+        backends = backends or ("onnxruntime",)
+        routings = routings or (bundle.routing,)
+    report = benchmark(
+        args.source, backends or ("torch", "onnxruntime"), routings or ("sparse", "dense"),
+        imgsz=args.imgsz, iters=args.iters, warmup=args.warmup, progress=not args.json,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(f"{report.model} at {report.imgsz}x{report.imgsz}, batch 1, {report.iters} frames each, round-robin ({report.machine})")
+    print(report.table())
+    return 0

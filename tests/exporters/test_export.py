@@ -1,0 +1,170 @@
+"""Export of every zoo detector in both lowerings, parity, bundle contents, bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from edge_moe.cli import main
+from edge_moe.errors import UserError
+from edge_moe.exporters.export import export_with_report
+from edge_moe.models import list_models
+from edge_moe.runtime.bundle import load_bundle
+
+IMGSZ = 64
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_models())
+def test_zoo_exports_pass_checks_and_parity(name, tmp_path):
+    report = export_with_report(name, tmp_path / "sparse", imgsz=IMGSZ, routing="sparse", parity_count=2, other_out=tmp_path / "dense")
+    parity = report.parity
+    bundle = load_bundle(tmp_path / "sparse")
+    routed = bool(bundle.moe_layers)
+    for key in ("sparse", "dense", "sparse_vs_dense") if routed else ("sparse",):
+        assert parity[key]["boxes_max_abs_diff"] <= 1e-4, key
+        assert parity[key]["scores_max_abs_diff"] <= 1e-4, key
+        assert parity[key]["routing_ids_identical"], key
+    assert parity["sparse_vs_dense"]["boxes_max_abs_diff"] == 0.0 if routed else True
+    assert parity["fp16_onnxruntime_cpu"]["routing_agreement"] >= 0.99
+    assert parity["fp16_onnxruntime_cpu"]["boxes_max_abs_diff"] < 1.0  # pixels at 64x64
+    if routed:
+        experts = sum(layer["experts"] for layer in bundle.moe_layers)
+        assert bundle.manifest["lowering"] == "segmented"
+        assert len(bundle.graphs) == experts + len(bundle.moe_layers) + 1
+        dense = load_bundle(tmp_path / "dense")
+        assert dense.manifest["lowering"] == "dense" and list(dense.graphs) == ["model"]
+    assert all(r.topk == [] or set(r.topk) <= {layer["top_k"] for layer in bundle.moe_layers} for r in report.graphs)
+
+
+@pytest.fixture(scope="module")
+def pico(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    export_with_report("esmoe-pico", root / "bundle", imgsz=IMGSZ, parity_count=1)
+    return root / "bundle"
+
+
+def test_manifest_describes_the_bundle(pico):
+    bundle = load_bundle(pico)
+    m = bundle.manifest
+    assert m["format"] == "edge-moe-bundle" and m["schema_version"] == 1 and m["task"] == "detect"
+    assert m["input"]["shape"] == [1, 3, IMGSZ, IMGSZ] and m["input"]["color"] == "RGB"
+    assert m["input"]["letterbox"]["pad_value"] == 114 and m["strides"] == [8, 16, 32]
+    assert m["decoding"]["boxes"]["format"] == "xyxy" and "runtime" in m["decoding"]["nms"]
+    assert [l["name"] for l in bundle.moe_layers] == [f"backbone.moe.p{s}" for s in (2, 3, 4, 5)]
+    assert m["routing"] == "sparse" and m["source"] == {"zoo": "esmoe-pico", "weights": "initialised (untrained)"}
+    assert m["versions"]["opset"] == 17 and m["checks"]["parity"]["sparse"]["routing_ids_identical"]
+    steps = m["plan"]["steps"]
+    assert [s.get("run") for s in steps if "run" in s] == [f"segment{i}" for i in range(5)]
+    assert [s["experts"] for s in steps if "experts" in s] == [l["name"] for l in bundle.moe_layers]
+
+
+def test_graphs_carry_metadata_and_static_io(pico):
+    bundle = load_bundle(pico)
+    for name, entry in bundle.graphs.items():
+        model = onnx.load(str(bundle.graph_path(name)))
+        meta = {p.key: p.value for p in model.metadata_props}
+        assert meta["edge_moe.graph"] == name and meta["edge_moe.model"] == "esmoe-pico"
+        assert meta["edge_moe.routing"] == "sparse" and meta["edge_moe.imgsz"] == str(IMGSZ)
+        assert [i.name for i in model.graph.input] == [i["name"] for i in entry["inputs"]]
+        for value in model.graph.output:
+            assert all(d.dim_value > 0 for d in value.type.tensor_type.shape.dim)
+        if name.startswith("segment") and name != "segment4":
+            ids = next(o for o in model.graph.output if o.name.endswith(".ids"))
+            assert ids.type.tensor_type.elem_type == onnx.TensorProto.INT64
+
+
+def test_fp16_graphs_keep_io_and_routing_in_fp32(pico):
+    bundle = load_bundle(pico)
+    model = onnx.load(str(bundle.graph_path("segment1", "fp16")))
+    assert {i.type.tensor_type.elem_type for i in model.graph.input} == {onnx.TensorProto.FLOAT}
+    assert {o.type.tensor_type.elem_type for o in model.graph.output} <= {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64}
+    init_types = {i.name: i.data_type for i in model.graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in init_types.values()
+    router_convs = [n for n in model.graph.node if n.op_type == "Conv" and "/router/" in n.name]
+    backbone_convs = [n for n in model.graph.node if n.op_type == "Conv" and "/router/" not in n.name]
+    assert router_convs and all(init_types.get(n.input[1]) == onnx.TensorProto.FLOAT for n in router_convs)
+    assert backbone_convs and all(init_types[n.input[1]] == onnx.TensorProto.FLOAT16 for n in backbone_convs)
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_cli_export_json(tmp_path, capsys):
+    code, out, _ = cli(capsys, "export", "--model", "yolo-pico", "--out", str(tmp_path / "b"), "--imgsz", "64", "--routing", "dense", "--json", "--parity-images", "1")
+    assert code == 0
+    report = json.loads(out)
+    assert report["routing"] == "dense" and report["parity"]["dense"]["boxes_max_abs_diff"] <= 1e-4
+    assert report["graphs"][0]["ops"]["Conv"] > 0
+    load_bundle(tmp_path / "b")
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--model", "esmoe-pico", "--imgsz", "100"], "imgsz must be a positive multiple of 32"),
+        (["--model", "esmoe-pico", "--routing", "magic"], "routing must be one of ['sparse', 'dense']"),
+        (["--model", "esmoe-pico", "--opset", "7"], "opset must be in [13, 20]"),
+        (["--model", "esmoe-nope"], "unknown model 'esmoe-nope'"),
+    ],
+)
+def test_cli_bad_options(tmp_path, capsys, argv, expected):
+    code, out, err = cli(capsys, "export", *argv, "--out", str(tmp_path / "b"))
+    assert code == 2 and expected in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists() and leftovers(tmp_path) == []
+
+
+def test_cli_not_a_checkpoint(tmp_path, capsys):
+    fake = tmp_path / "fake.pt"
+    fake.write_bytes(b"definitely not a checkpoint")
+    code, _, err = cli(capsys, "export", "--weights", str(fake), "--out", str(tmp_path / "b"))
+    assert code == 2 and "not an edge-moe checkpoint" in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()
+
+
+def test_unwritable_or_occupied_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli(capsys, "export", "--model", "yolo-pico", "--imgsz", "64", "--out", str(blocker / "b"))
+    assert code == 2 and "cannot write the bundle there" in err
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "precious.txt").write_text("keep me")
+    code, _, err = cli(capsys, "export", "--model", "yolo-pico", "--imgsz", "64", "--out", str(occupied))
+    assert code == 2 and "is not an edge-moe bundle" in err
+    assert (occupied / "precious.txt").read_text() == "keep me"
+
+
+def test_failed_check_leaves_nothing_and_keeps_the_old_bundle(tmp_path, monkeypatch):
+    import edge_moe.exporters.export as export_module
+
+    out = tmp_path / "b"
+    export_with_report("yolo-pico", out, imgsz=64, parity_count=1)
+    before = (out / "manifest.json").read_text()
+    monkeypatch.setattr(export_module, "parity_failures", lambda report: ["sparse: boxes_max_abs_diff = 1 > 0.0001"])
+    with pytest.raises(UserError, match="parity check failed for yolo-pico: sparse: boxes_max_abs_diff"):
+        export_with_report("yolo-pico", out, imgsz=96, parity_count=1)
+    assert (out / "manifest.json").read_text() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_checkpoint_export_records_its_hash(tmp_path):
+    from edge_moe.checkpoint import file_sha256, save_checkpoint
+    from edge_moe.models import create_model
+
+    weights = save_checkpoint(tmp_path / "w.pt", create_model("yolo-pico"), ["cat", "dog", "bird"])
+    export_with_report(str(weights), tmp_path / "b", imgsz=64, parity_count=1)
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.class_names == ["cat", "dog", "bird"]
+    assert bundle.manifest["source"]["checkpoint_sha256"] == file_sha256(weights)
+    assert np.isclose(bundle.manifest["input"]["scale"], 1 / 255)
