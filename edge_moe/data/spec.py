@@ -1,0 +1,106 @@
+"""``--data SPEC``: ``synthetic[:options]``, a YOLO ``data.yaml``, or a COCO ``.json``.
+
+A bare COCO JSON is split deterministically: images sorted by id, the last 10 % are ``val``
+(``edge-moe val`` on a bare JSON evaluates on all of it).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from edge_moe.data.coco import load_coco
+from edge_moe.data.samples import FileSource, SampleSource
+from edge_moe.data.synthetic import generate, parse_synthetic
+from edge_moe.data.yolo import class_names, load_yolo_split, read_data_yaml, split_entry
+from edge_moe.errors import UserError
+
+BARE_JSON_VAL_FRACTION = 0.1
+
+
+@dataclass
+class DataSet:
+    names: list[str]
+    splits: dict[str, SampleSource]
+    spec: str
+
+    def split(self, name: str) -> SampleSource:
+        return self.splits[name]
+
+
+def load_data(spec: str, splits: Sequence[str] = ("train", "val"), check_images: bool = True) -> DataSet:
+    """Loads and validates the requested splits; every problem is a one-line UserError."""
+    spec = str(spec)
+    if spec == "synthetic" or spec.startswith("synthetic:"):
+        options = parse_synthetic(spec)
+        return DataSet(options.names, {s: generate(options, s) for s in splits}, spec)
+    path = Path(spec)
+    if path.suffix.lower() == ".json":
+        return _bare_coco(path, splits, check_images, spec)
+    if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
+        return _data_yaml(path, splits, check_images, spec)
+    raise UserError(f"--data {spec!r}: expected 'synthetic[:options]', a data.yaml or a COCO .json file")
+
+
+def _data_yaml(path: Path, splits: Sequence[str], check_images: bool, spec: str) -> DataSet:
+    data = read_data_yaml(path)
+    names = class_names(path, data["names"])
+    regimes = _regimes(path, data)
+    sources: dict[str, SampleSource] = {}
+    for split in splits:
+        entry = split_entry(path, data, split)
+        if entry.suffix.lower() == ".json":
+            images_dir = data.get("images")
+            images_dir = (path.parent / str(images_dir)) if images_dir else None
+            source: FileSource = load_coco(entry, images_dir, names)
+        else:
+            source = load_yolo_split(path, data, split, names)
+        if regimes is not None:
+            root = (path.parent / str(data.get("path") or ".")).resolve()
+            keys = [_relative(p, root) for p in source.paths]
+            if all(k in regimes for k in keys):
+                source.regimes = [regimes[k] for k in keys]
+        if check_images:
+            source.check_images()
+        sources[split] = source
+    return DataSet(names, sources, spec)
+
+
+def _relative(image: Path, root: Path) -> str:
+    try:
+        return image.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return image.as_posix()
+
+
+def _regimes(path: Path, data: dict) -> Optional[dict[str, str]]:
+    """Optional ``regimes:`` file: JSON {image path relative to ``path``: regime name}."""
+    if not data.get("regimes"):
+        return None
+    file = path.parent / str(data.get("path") or ".") / str(data["regimes"])
+    try:
+        regimes = json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: regimes file {file} is unreadable ({type(error).__name__})") from None
+    if not isinstance(regimes, dict):
+        raise UserError(f"{file}: expected a JSON object {{image path: regime name}}")
+    return {str(k): str(v) for k, v in regimes.items()}
+
+
+def _bare_coco(path: Path, splits: Sequence[str], check_images: bool, spec: str) -> DataSet:
+    source = load_coco(path)
+    if check_images:
+        source.check_images()
+    if tuple(splits) == ("val",):
+        return DataSet(source.names, {"val": source}, spec)
+    n_val = max(1, int(round(len(source) * BARE_JSON_VAL_FRACTION)))
+    if len(source) - n_val < 1:
+        raise UserError(f"{path}: {len(source)} image(s) are too few to split into train and val")
+    parts = {"train": range(0, len(source) - n_val), "val": range(len(source) - n_val, len(source))}
+    out = {}
+    for split in splits:
+        idx = list(parts[split])
+        regimes = [source.regimes[i] for i in idx] if source.regimes is not None else None
+        out[split] = FileSource(source.names, [source.paths[i] for i in idx], [source.labels[i] for i in idx], regimes, f"{path} {split}")
+    return DataSet(source.names, out, spec)
