@@ -11,5 +11,6 @@ COMMANDS: list[tuple[str, str]] = [
     ("val", "val"),
     ("run", "run"),
     ("export", "export"),
+    ("build-engine", "build_engine"),
     ("bench", "bench"),
 ]

@@ -1,0 +1,162 @@
+"""The pure half of ``edge-moe build-engine``: precision policy, cache keys, the build plan, metadata.
+
+No tensorrt import here, so all of it is unit-tested on machines without a GPU.
+
+Precision by TensorRT version:
+  - 8.5 - 10.x: FP32 ONNX + ``BuilderFlag.FP16`` (weak typing) with the router, softmax, TopK and
+    decoding layers pinned to FP32 under ``OBEY_PRECISION_CONSTRAINTS``.
+  - >= 11: the builder flag is gone; networks are strongly typed, so the FP16 ONNX (FP16 weights,
+    FP32 I/O, routing kept FP32 by the exporter) is parsed as is.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from edge_moe.errors import UserError
+from edge_moe.exporters.precision import keep_fp32
+
+MIN_TENSORRT = (8, 5)
+VERSION_COMPATIBLE_SINCE = (8, 6)
+# TensorRT layer types whose ONNX op the FP32 policy names
+_LAYER_OPS = {"SOFTMAX": "Softmax", "TOPK": "TopK"}
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str  # "fp32" | "fp16"
+    mode: str  # "fp32" | "builder-flag" | "strongly-typed"
+    onnx: str  # which ONNX of the bundle is parsed: "fp32" | "fp16"
+    flags: tuple[str, ...]  # trt.BuilderFlag names to set
+
+    @property
+    def strongly_typed(self) -> bool:
+        return self.mode == "strongly-typed"
+
+    @property
+    def pins_fp32_layers(self) -> bool:
+        return self.mode == "builder-flag"
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if not match:
+        raise UserError(f"cannot read the TensorRT version {version!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def precision_policy(tensorrt_version: str, fp16: bool, version_compatible: bool = False) -> Precision:
+    """How to build for ``tensorrt_version``; a UserError for versions edge-moe does not support."""
+    version = parse_version(tensorrt_version)
+    if version < MIN_TENSORRT:
+        raise UserError(f"TensorRT {tensorrt_version} is too old; edge-moe needs TensorRT >= 8.5 (JetPack >= 5.1)")
+    extra: tuple[str, ...] = ()
+    if version_compatible:
+        if version < VERSION_COMPATIBLE_SINCE:
+            raise UserError(f"--version-compatible needs TensorRT >= 8.6, this is {tensorrt_version}")
+        extra = ("VERSION_COMPATIBLE",)
+    if not fp16:
+        return Precision("fp32", "fp32", "fp32", extra)
+    if version[0] >= 11:
+        return Precision("fp16", "strongly-typed", "fp16", extra)
+    return Precision("fp16", "builder-flag", "fp32", ("FP16", "OBEY_PRECISION_CONSTRAINTS", *extra))
+
+
+def pin_to_fp32(layer_name: str, layer_type: str) -> bool:
+    """Whether a TensorRT layer (named after its ONNX node by the parser) must stay FP32."""
+    if layer_name.startswith("(Unnamed Layer"):
+        return False  # parser-internal constants and shuffles
+    return keep_fp32(layer_name, _LAYER_OPS.get(layer_type, layer_type))
+
+
+@dataclass(frozen=True)
+class Device:
+    tensorrt: str
+    gpu: str
+    compute_capability: str
+
+
+def cache_key(onnx_sha256: str, device: Device, precision: Precision, workspace_mib: int) -> str:
+    """Identifies an engine: a rebuild happens only when one of these inputs changes."""
+    record = {
+        "onnx_sha256": onnx_sha256,
+        "tensorrt": device.tensorrt,
+        "gpu": device.gpu,
+        "compute_capability": device.compute_capability,
+        "precision": precision.name,
+        "mode": precision.mode,
+        "flags": sorted(precision.flags),
+        "workspace_mib": workspace_mib,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EngineJob:
+    graph: str
+    onnx: str  # path inside the bundle
+    onnx_sha256: str
+    engine: str  # path inside the bundle (content-addressed by the cache key)
+    key: str
+    up_to_date: bool
+
+
+def plan_builds(manifest: dict[str, Any], root: Path, device: Device, precision: Precision, workspace_mib: int) -> list[EngineJob]:
+    """One job per graph; ``up_to_date`` when the manifest already has an engine with this key."""
+    jobs = []
+    for name, entry in manifest["graphs"].items():
+        source = entry["fp16"] if precision.onnx == "fp16" else entry
+        key = cache_key(source["sha256"], device, precision, workspace_mib)
+        existing = (manifest.get("engines") or {}).get(name, {})
+        current = existing.get("cache_key") == key and (root / existing.get("file", "\0")).is_file()
+        engine = existing["file"] if current else f"engines/{name}.{key[:12]}.engine"
+        jobs.append(EngineJob(name, source["file"], source["sha256"], engine, key, current))
+    return jobs
+
+
+def engine_metadata(
+    job: EngineJob, engine_sha256: str, device: Device, precision: Precision, workspace_mib: int, build_seconds: float,
+    built_at: Optional[datetime] = None,
+) -> dict[str, Any]:
+    """The manifest entry of one engine (what the runtime checks before loading it)."""
+    return {
+        "file": job.engine,
+        "sha256": engine_sha256,
+        "tensorrt": device.tensorrt,
+        "gpu": device.gpu,
+        "compute_capability": device.compute_capability,
+        "precision": precision.name,
+        "mode": precision.mode,
+        "flags": list(precision.flags),
+        "version_compatible": "VERSION_COMPATIBLE" in precision.flags,
+        "hardware_compatible": False,
+        "onnx": job.onnx,
+        "onnx_sha256": job.onnx_sha256,
+        "workspace_mib": workspace_mib,
+        "built_at": (built_at or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "build_seconds": round(build_seconds, 2),
+        "cache_key": job.key,
+    }
+
+
+def default_timing_cache(device: Device) -> Path:
+    """Per user, TensorRT version and GPU: a timing cache is only valid where it was measured."""
+    gpu = re.sub(r"[^A-Za-z0-9]+", "-", device.gpu).strip("-").lower()
+    return Path.home() / ".cache" / "edge-moe" / f"timing-trt{device.tensorrt}-{gpu}-sm{device.compute_capability.replace('.', '')}.cache"
+
+
+ROUTING_AGREEMENT_WARNING = 0.99
+
+
+def validation_warning(figures: dict[str, Any]) -> Optional[str]:
+    """A warning line when FP16 engines pick other experts than FP32 ONNX Runtime too often."""
+    agreement = figures["routing_agreement"]
+    if agreement < ROUTING_AGREEMENT_WARNING:
+        return (f"warning: FP16 engines agree with FP32 ONNX Runtime on {agreement:.1%} of routing decisions "
+                f"(< {ROUTING_AGREEMENT_WARNING:.0%}); consider --no-fp16 or check the router's calibration")
+    return None

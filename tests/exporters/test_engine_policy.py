@@ -1,0 +1,150 @@
+"""build-engine: precision policy, FP32 pins, cache keys, build plan, metadata, no-TensorRT exit."""
+from __future__ import annotations
+
+import importlib.util
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from edge_moe.cli import main
+from edge_moe.errors import UserError
+from edge_moe.exporters.engine_policy import (
+    Device, cache_key, default_timing_cache, engine_metadata, pin_to_fp32, plan_builds, precision_policy, validation_warning,
+)
+
+ORIN = Device("10.3.0", "Orin", "8.7")
+
+
+@pytest.mark.parametrize(
+    "version, mode, onnx, flags",
+    [
+        ("8.5.2.2", "builder-flag", "fp32", ("FP16", "OBEY_PRECISION_CONSTRAINTS")),
+        ("8.6.2", "builder-flag", "fp32", ("FP16", "OBEY_PRECISION_CONSTRAINTS")),
+        ("10.3.0", "builder-flag", "fp32", ("FP16", "OBEY_PRECISION_CONSTRAINTS")),
+        ("10.13.1", "builder-flag", "fp32", ("FP16", "OBEY_PRECISION_CONSTRAINTS")),
+        ("11.0.0", "strongly-typed", "fp16", ()),
+    ],
+)
+def test_fp16_policy_by_tensorrt_version(version, mode, onnx, flags):
+    precision = precision_policy(version, fp16=True)
+    assert (precision.name, precision.mode, precision.onnx, precision.flags) == ("fp16", mode, onnx, flags)
+    assert precision.pins_fp32_layers == (mode == "builder-flag")
+
+
+def test_fp32_and_version_compatible_policies():
+    assert precision_policy("10.3.0", fp16=False).flags == ()
+    assert precision_policy("11.1.0", fp16=False).onnx == "fp32"
+    assert "VERSION_COMPATIBLE" in precision_policy("8.6.1", fp16=True, version_compatible=True).flags
+    with pytest.raises(UserError, match="needs TensorRT >= 8.6"):
+        precision_policy("8.5.2", fp16=True, version_compatible=True)
+    with pytest.raises(UserError, match="too old; edge-moe needs TensorRT >= 8.5"):
+        precision_policy("8.4.1", fp16=True)
+
+
+@pytest.mark.parametrize(
+    "name, layer_type, pinned",
+    [
+        ("/router/reduce/Conv", "CONVOLUTION", True),
+        ("/Softmax", "SOFTMAX", True),
+        ("/model/backbone/moe.p2/TopK", "TOPK", True),
+        ("/Div", "ELEMENTWISE", True),  # routing renormalisation / decoding sit at the top scope
+        ("/stages.1/stages.1.0/conv/Conv", "CONVOLUTION", False),
+        ("/expert/depthwise/conv/Conv", "CONVOLUTION", False),
+        ("(Unnamed Layer* 3) [Constant]", "CONSTANT", False),
+    ],
+)
+def test_fp32_pins(name, layer_type, pinned):
+    assert pin_to_fp32(name, layer_type) is pinned
+
+
+def test_cache_key_changes_with_every_input():
+    fp16 = precision_policy("10.3.0", True)
+    base = cache_key("a" * 64, ORIN, fp16, 1024)
+    assert base == cache_key("a" * 64, ORIN, fp16, 1024)
+    assert base != cache_key("b" * 64, ORIN, fp16, 1024)
+    assert base != cache_key("a" * 64, Device("10.3.1", "Orin", "8.7"), fp16, 1024)
+    assert base != cache_key("a" * 64, Device("10.3.0", "Orin Nano", "8.7"), fp16, 1024)
+    assert base != cache_key("a" * 64, ORIN, precision_policy("10.3.0", False), 1024)
+    assert base != cache_key("a" * 64, ORIN, fp16, 2048)
+
+
+def manifest(engines=None) -> dict:
+    return {
+        "graphs": {
+            "segment0": {"file": "graphs/segment0.onnx", "sha256": "1" * 64, "fp16": {"file": "graphs/fp16/segment0.onnx", "sha256": "2" * 64}},
+            "e0": {"file": "graphs/e0.onnx", "sha256": "3" * 64, "fp16": {"file": "graphs/fp16/e0.onnx", "sha256": "4" * 64}},
+        },
+        "engines": engines or {},
+    }
+
+
+def test_plan_builds_uses_the_right_onnx_and_skips_unchanged(tmp_path: Path):
+    fp16_flag, fp16_typed = precision_policy("10.3.0", True), precision_policy("11.0.0", True)
+    jobs = plan_builds(manifest(), tmp_path, ORIN, fp16_flag, 1024)
+    assert [(j.graph, j.onnx, j.up_to_date) for j in jobs] == [("segment0", "graphs/segment0.onnx", False), ("e0", "graphs/e0.onnx", False)]
+    assert jobs[0].engine == f"engines/segment0.{jobs[0].key[:12]}.engine"
+    typed = plan_builds(manifest(), tmp_path, Device("11.0.0", "Orin", "8.7"), fp16_typed, 1024)
+    assert [j.onnx_sha256 for j in typed] == ["2" * 64, "4" * 64]
+
+    (tmp_path / "engines").mkdir()
+    (tmp_path / jobs[0].engine).write_bytes(b"plan")
+    entry = engine_metadata(jobs[0], "f" * 64, ORIN, fp16_flag, 1024, 12.3)
+    again = plan_builds(manifest({"segment0": entry}), tmp_path, ORIN, fp16_flag, 1024)
+    assert [j.up_to_date for j in again] == [True, False]
+    assert again[0].engine == jobs[0].engine
+    changed = plan_builds(manifest({"segment0": entry}), tmp_path, ORIN, fp16_flag, 2048)
+    assert not changed[0].up_to_date
+
+
+def test_engine_metadata_fields():
+    precision = precision_policy("10.3.0", True, version_compatible=True)
+    job = plan_builds(manifest(), Path("/nonexistent"), ORIN, precision, 512)[0]
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    meta = engine_metadata(job, "f" * 64, ORIN, precision, 512, 3.14159, built_at=when)
+    assert meta == {
+        "file": job.engine, "sha256": "f" * 64, "tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7",
+        "precision": "fp16", "mode": "builder-flag", "flags": ["FP16", "OBEY_PRECISION_CONSTRAINTS", "VERSION_COMPATIBLE"],
+        "version_compatible": True, "hardware_compatible": False, "onnx": "graphs/segment0.onnx", "onnx_sha256": "1" * 64,
+        "workspace_mib": 512, "built_at": "2026-01-02T03:04:05+00:00", "build_seconds": 3.14, "cache_key": job.key,
+    }
+
+
+def test_timing_cache_is_per_gpu_and_version():
+    path = default_timing_cache(Device("10.3.0", "NVIDIA Jetson AGX Orin", "8.7"))
+    assert path.name == "timing-trt10.3.0-nvidia-jetson-agx-orin-sm87.cache"
+
+
+def test_validation_warning_threshold():
+    assert validation_warning({"routing_agreement": 1.0}) is None
+    assert "98.0%" in validation_warning({"routing_agreement": 0.98})
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_build_engine_without_tensorrt_says_how_to_get_it(tmp_path, capsys):
+    from edge_moe.exporters.export import export_bundle
+
+    bundle = export_bundle("yolo-pico", tmp_path / "b", imgsz=64, parity_count=1)
+    code = main(["build-engine", str(bundle)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "JetPack" in err and "pip install 'edge-moe[tensorrt]'" in err
+    assert not (bundle / "engines").exists()
+
+
+@pytest.mark.tensorrt
+def test_build_engines_on_a_gpu(tmp_path):
+    pytest.importorskip("tensorrt")
+    from edge_moe.exporters.export import export_bundle
+    from edge_moe.exporters.tensorrt_build import build_engines
+    from edge_moe.runtime.bundle import check_engine, load_bundle
+
+    bundle_path = export_bundle("esmoe-pico", tmp_path / "b", imgsz=128, parity_count=1)
+    report = build_engines(bundle_path, fp16=True, timing_cache=tmp_path / "timing.cache", progress=False)
+    bundle = load_bundle(bundle_path)
+    assert set(bundle.engines) == set(bundle.graphs) and len(report.built) == len(bundle.graphs)
+    assert report.validation["routing_agreement"] >= 0.99
+    for name in bundle.graphs:
+        check_engine(bundle, name, report.device.tensorrt, report.device.gpu)
+    again = build_engines(bundle_path, fp16=True, timing_cache=tmp_path / "timing.cache", validate_frames=0, progress=False)
+    assert again.built == [] and len(again.reused) == len(bundle.graphs)
