@@ -1,7 +1,8 @@
 """Side-by-side batch-1 latency of backends x routings, with the compute each frame executed.
 
-All configurations are timed round-robin in one process (one frame each per round), so a load
-spike from another process hits every configuration alike and the ratios stay meaningful.
+All configurations are timed in turn in one process, in blocks of a few frames (so ONNX Runtime's
+spinning thread pools of one configuration do not eat into the next one's time), so a load spike
+from another process hits every configuration alike and the ratios stay meaningful.
 Executed GFLOPs per frame are exact for sparse routing: the FLOPs outside the experts plus those
 of the K experts each MoE layer chose on that frame; dense routing executes all E experts.
 """
@@ -25,6 +26,7 @@ from edge_moe.runtime.bundle import load_bundle
 
 BACKENDS = ("torch", "onnxruntime")
 ROUTINGS = ("sparse", "dense")
+BLOCK = 5  # frames per configuration per turn
 
 # A frame function returns {layer: ids} of the experts it ran (None: all of them, dense).
 FrameFn = Callable[[np.ndarray], Optional[dict[str, list[int]]]]
@@ -161,15 +163,22 @@ def benchmark(
         images = parity_images(8, imgsz)
         times: dict[tuple[str, str], list[float]] = {key: [] for key in order}
         spent: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in order}
-        for i in tqdm(range(warmup + iters), desc=f"bench {name}", disable=not progress, leave=False):
-            image = images[i % len(images)][None]  # (1, 3, H, W)
-            for key in order:
-                start = time.perf_counter()
-                chosen = frames[key](image)
-                elapsed = time.perf_counter() - start
-                if i >= warmup:
-                    times[key].append(elapsed * 1000)
-                    spent[key].append(_frame_cost(cost, chosen))
+        total = warmup + iters
+        done = {key: 0 for key in order}
+        with tqdm(total=total * len(order), desc=f"bench {name}", disable=not progress, leave=False) as bar:
+            while any(done[key] < total for key in order):
+                for key in order:  # blocks of BLOCK frames, configurations in turn
+                    for _ in range(min(BLOCK, total - done[key])):
+                        i = done[key]
+                        image = images[i % len(images)][None]  # (1, 3, H, W)
+                        start = time.perf_counter()
+                        chosen = frames[key](image)
+                        elapsed = time.perf_counter() - start
+                        if i >= warmup:
+                            times[key].append(elapsed * 1000)
+                            spent[key].append(_frame_cost(cost, chosen))
+                        done[key] += 1
+                        bar.update()
     report = BenchReport(name, imgsz, iters, machine())
     for key in order:
         ms = np.array(times[key])

@@ -127,13 +127,13 @@ def export_with_report(
     try:
         with tempfile.TemporaryDirectory(prefix="edge-moe-export-") as scratch:
             lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz))
-            reports = _write_bundle(lowered, tmp, model, class_names, source, imgsz, opset, progress)
+            reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset, progress)
             bundle, other = load_bundle(tmp), None
             if routed_layers(model):  # the other lowering, for the sparse-vs-dense check
                 other_routing = "dense" if routing == "sparse" else "sparse"
                 other_root = Path(scratch) / "other"
                 other_lowered = lower(model, other_routing, imgsz, opset, _metadata(model, other_routing, imgsz))
-                _write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset, progress)
+                write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset, progress)
                 other = load_bundle(other_root)
             parity = check_parity(model, bundle, other, parity_images(parity_count, imgsz))
             failures = parity_failures(parity)
@@ -160,25 +160,25 @@ def _metadata(model: MoEDetector, routing: str, imgsz: int) -> dict[str, str]:
     }
 
 
-def _write_bundle(
-    lowered: Lowered, root: Path, model: MoEDetector, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int, progress: bool
+def write_bundle(
+    lowered: Lowered, root: Path, model: MoEDetector, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int,
+    progress: bool = False, fp16: bool = True,
 ) -> list[GraphReport]:
-    """Checks and writes every graph (FP32 and FP16) and the manifest into ``root``."""
+    """Checks and writes every graph (FP32 and, with ``fp16``, FP16) and the manifest into ``root``."""
     from tqdm import tqdm
 
     import onnxruntime
 
     reports, graphs = [], {}
     for graph in tqdm(lowered.graphs, desc=f"export {lowered.routing}", disable=not progress, leave=False):
-        reports.append(check_graph(graph.model, graph.name))
+        reports.append(check_graph(graph.model, graph.name, allow_if=lowered.lowering == "if"))
         relative, relative16 = f"graphs/{graph.name}.onnx", f"graphs/fp16/{graph.name}.onnx"
         save_graph(graph.model, root / relative)
-        save_graph(to_fp16(graph.model), root / relative16)
-        graphs[graph.name] = graph_entry(root, relative, {
-            "inputs": graph.inputs,
-            "outputs": graph.outputs,
-            "fp16": graph_entry(root, relative16),
-        })
+        extra: dict[str, Any] = {"inputs": graph.inputs, "outputs": graph.outputs}
+        if fp16:
+            save_graph(to_fp16(graph.model), root / relative16)
+            extra["fp16"] = graph_entry(root, relative16)
+        graphs[graph.name] = graph_entry(root, relative, extra)
     layers = [layer for _, layer in routed_layers(model)]
     boxes = next(o for g in lowered.graphs for o in g.outputs if o["name"] == "boxes")
     manifest = {

@@ -39,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
-    print(f"{report.model} at {report.imgsz}x{report.imgsz}, batch 1, {report.iters} frames each, round-robin ({report.machine})")
+    print(f"{report.model} at {report.imgsz}x{report.imgsz}, batch 1, {report.iters} frames each, configurations in turns of 5 frames ({report.machine})")
     print(report.table())
     return 0

@@ -9,7 +9,7 @@ HELP = "parameters, FLOPs and MoE layers of a model (total vs active per frame)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a zoo name (see `edge-moe models`) or a checkpoint (.pt)")
+    parser.add_argument("model", help="a zoo name (see `edge-moe models`), a checkpoint (.pt) or a bundle directory")
     parser.add_argument("--num-classes", type=int, default=None, help="override the number of classes")
     parser.add_argument("--imgsz", type=int, default=None, help="input size for FLOPs (multiple of 32)")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -58,8 +58,12 @@ def _build(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from edge_moe.errors import UserError
 
+    if Path(args.model).is_dir():
+        return _bundle_run(args)
     model = _build(args)
     largest = max(model.config.strides)
     if args.imgsz is not None and (args.imgsz <= 0 or args.imgsz % largest):
@@ -86,3 +90,53 @@ def format_info(info: dict[str, Any]) -> str:
     else:
         lines.append("  MoE layers: none (dense)")
     return "\n".join(lines)
+
+
+def bundle_info(path: str) -> dict[str, Any]:
+    """The info record of an exported bundle (torch-free: reads and validates its manifest)."""
+    from edge_moe.runtime.bundle import load_bundle
+
+    bundle = load_bundle(path)
+    manifest = bundle.manifest
+    return {
+        "bundle": str(bundle.root),
+        "model": bundle.model,
+        "task": manifest["task"],
+        "input": manifest["input"]["shape"],
+        "classes": len(bundle.class_names),
+        "routing": bundle.routing,
+        "lowering": manifest["lowering"],
+        "moe_layers": bundle.moe_layers,
+        "graphs": len(bundle.graphs),
+        "onnx_mib": round(sum((bundle.root / g["file"]).stat().st_size for g in bundle.graphs.values()) / 2**20, 3),
+        "engines": {name: {k: e.get(k) for k in ("tensorrt", "gpu", "precision")} for name, e in bundle.engines.items()},
+        "source": manifest["source"],
+        "versions": manifest["versions"],
+        "parity": manifest.get("checks", {}).get("parity", {}),
+    }
+
+
+def _bundle_run(args: argparse.Namespace) -> int:
+    from edge_moe.errors import UserError
+
+    if args.num_classes is not None or args.imgsz is not None:
+        raise UserError("--num-classes and --imgsz do not apply to a bundle; its input size is fixed at export")
+    info = bundle_info(args.model)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    _, _, height, width = info["input"]
+    lines = [
+        f"{info['model']} bundle ({info['task']}, {height}x{width}, {info['classes']} classes) at {info['bundle']}",
+        f"  routing          {info['routing']} ({info['lowering']} lowering), {info['graphs']} graphs, {info['onnx_mib']:.2f} MiB ONNX",
+        f"  source           {', '.join(f'{k}={v}' for k, v in info['source'].items())}",
+    ]
+    lines.append("  MoE layers:" if info["moe_layers"] else "  MoE layers: none (dense)")
+    lines += [f"    {layer['name']:<20} experts={layer['experts']} top_k={layer['top_k']}" for layer in info["moe_layers"]]
+    engines = {(e["tensorrt"], e["gpu"], e["precision"]) for e in info["engines"].values()}
+    lines.append("  engines          " + ("; ".join(f"TensorRT {t} on {g} ({p})" for t, g, p in sorted(engines)) if engines else "none (run `edge-moe build-engine`)"))
+    for key, figures in info["parity"].items():
+        if isinstance(figures, dict):
+            lines.append(f"  parity {key:<22} boxes {figures['boxes_max_abs_diff']:.2e}  scores {figures['scores_max_abs_diff']:.2e}  routing {figures['routing_agreement']:.1%}")
+    print("\n".join(lines))
+    return 0

@@ -90,6 +90,17 @@ def test_fp16_graphs_keep_io_and_routing_in_fp32(pico):
     assert backbone_convs and all(init_types[n.input[1]] == onnx.TensorProto.FLOAT16 for n in backbone_convs)
 
 
+def test_info_reads_a_bundle(pico, capsys):
+    code, out, _ = cli(capsys, "info", str(pico), "--json")
+    info = json.loads(out)
+    assert code == 0 and info["model"] == "esmoe-pico" and info["routing"] == "sparse" and info["graphs"] == 21
+    assert info["input"] == [1, 3, IMGSZ, IMGSZ] and len(info["moe_layers"]) == 4 and info["engines"] == {}
+    code, out, _ = cli(capsys, "info", str(pico))
+    assert code == 0 and "sparse (segmented lowering), 21 graphs" in out and "backbone.moe.p5" in out
+    code, _, err = cli(capsys, "info", str(pico.parent))
+    assert code == 2 and "no manifest.json" in err
+
+
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
