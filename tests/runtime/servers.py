@@ -38,6 +38,7 @@ class MjpegServer:
     def __init__(self, fps: float = 20.0, size: tuple[int, int] = (240, 320), stop_after: Optional[int] = None):
         self.fps, self.size, self.stop_after = fps, size, stop_after
         self.connections = 0
+        self.stopped = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,7 +55,7 @@ class MjpegServer:
                 self.end_headers()
                 i = 0
                 try:
-                    while server.stop_after is None or i < server.stop_after:
+                    while (server.stop_after is None or i < server.stop_after) and not server.stopped.is_set():
                         image = np.full((*server.size, 3), (i * 7) % 255, np.uint8)
                         cv2.putText(image, str(i), (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 2, (0, 0, 255), 3)
                         jpeg = cv2.imencode(".jpg", image)[1].tobytes()
@@ -71,6 +72,7 @@ class MjpegServer:
         self.thread.start()
 
     def close(self) -> None:
+        self.stopped.set()  # open connections end too
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -89,6 +91,12 @@ class RtspServer:
 
     def __init__(self):
         self.client_port, self.source_port = free_port(), free_port()
+        self.publisher: Optional[subprocess.Popen] = None
+        self.url = f"rtsp://127.0.0.1:{self.client_port}/test"
+        self.start()
+
+    def start(self) -> None:
+        """Starts the server on this object's ports (again, after :meth:`close`: a camera that reboots)."""
         self.server = subprocess.Popen(
             [self.BINARY, "--clientport", str(self.client_port), "--serverport", str(self.source_port),
              "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1", "--loglevel", "1"],
@@ -96,8 +104,6 @@ class RtspServer:
         if not (wait_for_port(self.client_port) and wait_for_port(self.source_port)):
             self.close()
             raise RuntimeError("rtsp-server-perl did not start")
-        self.publisher: Optional[subprocess.Popen] = None
-        self.url = f"rtsp://127.0.0.1:{self.client_port}/test"
 
     def publish(self, fps: int = 15, seconds: Optional[float] = None) -> None:
         duration = ["-t", str(seconds)] if seconds else []
