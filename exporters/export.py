@@ -98,9 +98,10 @@ def export_bundle(
     opset: Optional[int] = None,
     parity_count: int = 4,
     progress: bool = False,
+    class_names: Optional[list[str]] = None,
 ) -> Path:
     """Exports a checked bundle to ``out`` and returns its path (see :func:`export_with_report`)."""
-    return export_with_report(model_or_weights, out, imgsz, routing, opset, parity_count, progress).bundle
+    return export_with_report(model_or_weights, out, imgsz, routing, opset, parity_count, progress, class_names=class_names).bundle
 
 
 def export_with_report(
@@ -112,13 +113,18 @@ def export_with_report(
     parity_count: int = 4,
     progress: bool = False,
     other_out: Optional[str | Path] = None,
+    class_names: Optional[list[str]] = None,
 ) -> ExportReport:
     """Exports ``model_or_weights`` (model, checkpoint or zoo name) as a ``routing`` bundle at ``out``.
 
     ``other_out``: also keep the bundle of the other lowering (built for the parity check) there.
+    ``class_names`` overrides the names from the checkpoint (``class0..`` for zoo models).
     """
     start = time.perf_counter()
-    model, class_names, source = resolve_source(model_or_weights)
+    model, names, source = resolve_source(model_or_weights)
+    if class_names is not None and len(class_names) != model.num_classes:
+        raise UserError(f"class_names has {len(class_names)} names, the model has {model.num_classes} classes")
+    class_names = list(class_names) if class_names is not None else names
     imgsz = model.config.imgsz if imgsz is None else imgsz
     opset = DEFAULT_OPSET if opset is None else opset
     validate_options(model, imgsz, routing, opset)

@@ -101,6 +101,20 @@ def test_info_reads_a_bundle(pico, capsys):
     assert code == 2 and "no manifest.json" in err
 
 
+def test_altered_bundle_is_refused(pico, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(pico, copy)
+    graph = copy / "graphs" / "backbone.moe.p3.expert1.onnx"
+    graph.write_bytes(graph.read_bytes()[:-10])
+    code, _, err = cli(capsys, "info", str(copy))
+    assert code == 2 and "backbone.moe.p3.expert1.onnx: sha256 does not match" in err and err.count("\n") == 1
+    graph.unlink()
+    code, _, err = cli(capsys, "info", str(copy))
+    assert code == 2 and "expert1.onnx: missing" in err
+
+
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

@@ -1,0 +1,44 @@
+"""edge-moe bench: every backend x routing timed, executed compute counted per frame."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge_moe.cli import main
+from edge_moe.exporters.bench import benchmark
+from edge_moe.models import create_model
+from edge_moe.models.complexity import measure
+
+
+@pytest.mark.slow
+def test_bench_json_has_every_configuration(capsys):
+    code = main(["bench", "esmoe-pico", "--imgsz", "64", "--iters", "3", "--warmup", "1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["model"] == "esmoe-pico" and report["imgsz"] == 64
+    rows = {(r["backend"], r["routing"]): r for r in report["results"]}
+    assert set(rows) == {(b, r) for b in ("torch", "onnxruntime") for r in ("sparse", "dense")}
+    for row in rows.values():
+        assert row["frames"] == 3 and row["latency_ms_p50"] > 0 and row["fps"] > 0
+        assert {"latency_ms_p95", "executed_gflops", "active_params_m"} <= set(row)
+    cost = measure(create_model("esmoe-pico"), 64)
+    for backend in ("torch", "onnxruntime"):
+        assert rows[(backend, "dense")]["executed_gflops"] == round(cost.flops / 1e9, 4)  # all E experts
+        sparse = rows[(backend, "sparse")]["executed_gflops"] * 1e9
+        assert cost.base_flops + sum(min(l.expert_flops) * l.top_k for l in cost.layers) - 1e3 <= sparse
+        assert sparse <= cost.active_flops + 1e3  # exactly K experts per layer, never more
+    assert rows[("torch", "sparse")]["executed_gflops"] == rows[("onnxruntime", "sparse")]["executed_gflops"]
+
+
+def test_bench_bundle_and_bad_requests(tmp_path, capsys):
+    from edge_moe.exporters.export import export_bundle
+
+    bundle = export_bundle("yolo-pico", tmp_path / "b", imgsz=64, routing="dense", parity_count=1)
+    report = benchmark(str(bundle), ("onnxruntime",), ("dense",), iters=2, warmup=0, progress=False)
+    assert [(r.backend, r.routing, r.frames) for r in report.results] == [("onnxruntime", "dense", 2)]
+    code = main(["bench", str(bundle), "--backend", "torch"])
+    assert code == 2 and "benchmarks only on onnxruntime" in capsys.readouterr().err
+    code = main(["bench", "esmoe-pico", "--routing", "magic"])
+    assert code == 2 and "unknown backend/routing ['magic']" in capsys.readouterr().err
+    code = main(["bench", "esmoe-pico", "--imgsz", "100", "--backend", "torch"])
+    assert code == 2 and "multiple of 32" in capsys.readouterr().err
