@@ -38,9 +38,36 @@ def box_iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
+def box_iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """Pairwise IoU (N, N) of boxes (N, 4) xyxy."""
+    tl = np.maximum(boxes[:, None, :2], boxes[None, :, :2])  # (N, N, 2)
+    br = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    wh = np.clip(br - tl, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(areas[:, None] + areas[None, :] - inter, 1e-9)
+
+
+MATRIX_NMS_MAX = 1024  # up to this many candidates the whole IoU matrix is cheaper than a Python loop
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, max_det: int = 300) -> np.ndarray:
-    """Greedy NMS; returns kept indices, highest score first. One vectorised IoU row per kept box."""
+    """Exact greedy NMS; returns kept indices, highest score first.
+
+    Up to MATRIX_NMS_MAX boxes: one IoU matrix and a fixed-point iteration (Cluster-NMS, Zheng et
+    al. 2021), which gives the greedy result once it stops changing, usually in 2-4 matrix-vector
+    products. Beyond: the greedy loop with one vectorised IoU row per kept box.
+    """
     order = np.argsort(-scores, kind="stable")
+    if len(order) <= MATRIX_NMS_MAX:
+        overlaps = np.triu(box_iou_matrix(boxes[order]) > iou, k=1).astype(np.float32)  # [j, i]: j scores higher
+        keep = np.ones(len(order), np.float32)
+        for _ in range(len(order)):
+            new = (keep @ overlaps == 0).astype(np.float32)  # i survives if no kept box above it overlaps it
+            if np.array_equal(new, keep):
+                break
+            keep = new
+        return order[keep.astype(bool)][:max_det].astype(np.int64)
     keep = []
     while order.size and len(keep) < max_det:
         best = order[0]
@@ -54,22 +81,29 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou
     """Class-aware NMS: boxes of different classes never suppress each other (offset trick)."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
-    offset = class_id.astype(np.float32)[:, None] * (float(np.abs(boxes).max()) + 1.0)
-    return nms(boxes + offset, scores, iou, max_det)
+    if len(boxes) <= MATRIX_NMS_MAX:  # one matrix for all classes, kept apart by an offset per class
+        offset = class_id.astype(np.float32)[:, None] * (float(np.abs(boxes).max()) + 1.0)
+        return nms(boxes + offset, scores, iou, max_det)
+    order = np.argsort(class_id, kind="stable")  # many candidates: one small NMS per class
+    starts = np.flatnonzero(np.diff(class_id[order], prepend=-1))
+    kept = [group[nms(boxes[group], scores[group], iou, max_det)] for group in np.split(order, starts[1:])]
+    kept = np.concatenate(kept)
+    return kept[np.argsort(-scores[kept], kind="stable")][:max_det]
 
 
 def postprocess(boxes: np.ndarray, scores: np.ndarray, letterbox: Letterbox, config: PostprocessConfig,
                 class_names: Sequence[str] = ()) -> Detections:
     """boxes (1, A, 4) xyxy input pixels, scores (1, A, nc) in [0, 1] -> Detections in frame pixels."""
     boxes, scores = boxes[0], scores[0]  # (A, 4), (A, nc)
-    best = scores.max(axis=1)  # (A,)
-    candidates = np.flatnonzero(best >= config.conf)
-    if candidates.size > config.max_candidates:
-        candidates = candidates[np.argpartition(-best[candidates], config.max_candidates)[: config.max_candidates]]
+    candidates = np.flatnonzero((scores >= config.conf).any(axis=1))  # cheaper than a full max over classes
     if candidates.size == 0:
         return Detections.empty(class_names)
+    cand_scores_all = scores[candidates]  # (N, nc)
+    cand_class = cand_scores_all.argmax(axis=1)  # (N,)
+    cand_scores = cand_scores_all[np.arange(len(candidates)), cand_class]  # (N,)
+    if candidates.size > config.max_candidates:
+        top = np.argpartition(-cand_scores, config.max_candidates)[: config.max_candidates]
+        candidates, cand_class, cand_scores = candidates[top], cand_class[top], cand_scores[top]
     cand_boxes = boxes[candidates]  # (N, 4)
-    cand_scores = best[candidates]  # (N,)
-    cand_class = scores[candidates].argmax(axis=1)  # (N,)
     keep = batched_nms(cand_boxes, cand_scores, cand_class, config.iou, config.max_det)
     return Detections(letterbox.to_frame(cand_boxes[keep]), cand_scores[keep], cand_class[keep], class_names)

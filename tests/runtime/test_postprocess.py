@@ -15,9 +15,10 @@ def iou_matrix(a, b):
 
 def reference_nms(boxes, scores, iou):
     """Textbook greedy NMS, one box at a time."""
+    overlaps = iou_matrix(boxes, boxes)
     keep = []
     for i in np.argsort(-scores, kind="stable"):
-        if all(iou_matrix(boxes[[i]], boxes[[k]])[0, 0] <= iou for k in keep):
+        if not (overlaps[i, keep] > iou).any():
             keep.append(i)
     return keep
 
@@ -33,6 +34,25 @@ def test_nms_matches_the_textbook_algorithm(seed):
     rng = np.random.default_rng(seed)
     boxes, scores = random_boxes(rng, 200), rng.uniform(0, 1, 200).astype(np.float32)
     assert nms(boxes, scores, 0.5).tolist() == reference_nms(boxes, scores, 0.5)
+
+
+@pytest.mark.parametrize("n", [50, 1500])  # the IoU-matrix path and the per-class path
+def test_class_aware_nms_equals_nms_per_class(n):
+    rng = np.random.default_rng(n)
+    boxes, scores, classes = random_boxes(rng, n), rng.uniform(0, 1, n).astype(np.float32), rng.integers(0, 3, n)
+    expected = np.concatenate([np.flatnonzero(classes == c)[reference_nms(boxes[classes == c], scores[classes == c], 0.5)]
+                               for c in range(3)])
+    expected = expected[np.argsort(-scores[expected], kind="stable")]
+    assert batched_nms(boxes, scores, classes, 0.5, max_det=10_000).tolist() == expected.tolist()
+
+
+def test_greedy_loop_path_matches_the_matrix_path():
+    rng = np.random.default_rng(7)
+    boxes, scores = random_boxes(rng, 1100), rng.uniform(0, 1, 1100).astype(np.float32)
+    loop = nms(boxes, scores, 0.5, max_det=10_000)  # 1100 > MATRIX_NMS_MAX: the loop
+    matrix = nms(boxes[:1000], scores[:1000], 0.5, max_det=10_000)
+    assert matrix.tolist() == reference_nms(boxes[:1000], scores[:1000], 0.5)
+    assert loop.tolist() == reference_nms(boxes, scores, 0.5)
 
 
 def test_nms_is_class_aware():
