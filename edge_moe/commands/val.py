@@ -1,0 +1,45 @@
+"""`edge-moe val`: COCO metrics (pycocotools), ms per image and expert usage of a checkpoint."""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "evaluate a checkpoint: mAP@0.5:0.95, mAP@0.5, AR@100, ms/image, expert usage (per scene regime)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", required=True, help="checkpoint (.pt) written by `edge-moe train`")
+    parser.add_argument("--data", required=True, help="synthetic[:options] | data.yaml | COCO .json")
+    parser.add_argument("--imgsz", type=int, default=None, help="default: the checkpoint's training size")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--routing", choices=("sparse", "dense"), default="sparse", help="execute only the K selected experts (sparse) or all, masked (dense)")
+    parser.add_argument("--json", action="store_true", help="print JSON (keys map50_95, map50, ar100, ...)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_moe.checkpoint import model_from_checkpoint
+    from edge_moe.data import load_data
+    from edge_moe.errors import UserError
+    from edge_moe.moe import moe_execution
+    from edge_moe.trainers import evaluate, format_result
+    from edge_moe.trainers.trainer import resolve_device
+
+    device = resolve_device(args.device)
+    model, payload = model_from_checkpoint(args.weights)
+    imgsz = args.imgsz or model.config.imgsz
+    if imgsz <= 0 or imgsz % 32:
+        raise UserError(f"--imgsz must be a positive multiple of 32, got {imgsz}")
+    data = load_data(args.data, splits=("val",))
+    if len(data.names) != model.num_classes:
+        raise UserError(
+            f"--data {args.data}: {len(data.names)} classes {data.names} but {args.weights} was trained on "
+            f"{model.num_classes} classes {payload['class_names']}"
+        )
+    with moe_execution(model.to(device), args.routing):
+        result = evaluate(model, data.split("val"), imgsz, batch=args.batch, device=device, progress=not args.json)
+    if args.json:
+        print(json.dumps({"weights": str(args.weights), "model": payload["model"], "routing": args.routing, **result.to_dict()}, indent=2))
+    else:
+        print(format_result(result, f"{args.weights} ({payload['model']}) on {args.data}, {imgsz}px, {args.routing} routing:"))
+    return 0

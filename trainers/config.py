@@ -1,0 +1,61 @@
+"""Training options: one frozen dataclass, stored in ``last.pt`` so ``--resume`` needs nothing else."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from edge_moe.data.augment import AugmentConfig
+from edge_moe.errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "esmoe-pico"
+    data: str = "synthetic"
+    epochs: int = 30
+    imgsz: int = 256
+    batch: int = 16
+    device: str = "cpu"
+    out: str = "runs/train"
+    optimizer: str = "sgd"  # sgd | adamw
+    lr0: float = 0.01
+    lrf: float = 0.01  # final lr = lr0 * lrf (cosine)
+    momentum: float = 0.937
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 1.0
+    moe_coef: float = 0.2  # MoE balance-loss coefficient (YOLO-Master: 0.15-0.3)
+    router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)
+    use_dfl: bool = True  # distribution focal loss on the box branch (model config)
+    close_mosaic: int = 3  # mosaic off for the last N epochs
+    clip_grad: float = 10.0
+    ema_tau: float = 2000.0
+    workers: int = 1
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
+    seed: int = 0
+    amp: bool = True  # CUDA only
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "imgsz", "batch"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 1:
+                raise UserError(f"--{key} must be a positive integer, got {value!r}")
+        if self.imgsz % 32:
+            raise UserError(f"--imgsz must be a multiple of 32 (the largest stride), got {self.imgsz}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise UserError(f"--optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+        if self.workers < 0:
+            raise UserError(f"--workers must be >= 0, got {self.workers}")
+        if not 0 <= self.moe_coef <= 10:
+            raise UserError(f"--moe-coef must be in [0, 10], got {self.moe_coef}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("augment"), dict):
+            values["augment"] = AugmentConfig(**values["augment"])
+        return cls(**values)

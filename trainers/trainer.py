@@ -1,0 +1,225 @@
+"""The detection training loop: ``train(...) -> TrainResult``.
+
+Routing regimes. The live model trains with soft top-K (``model.train()``: every expert runs on every
+image, outputs mixed with the renormalised top-K weights, zeros elsewhere), so gradients reach the
+router. Validation and the shipped weights run hard top-K (``model.eval()``: only the K selected
+experts execute). The two compute the same function of the weights because BatchNorm in eval mode
+is a fixed per-channel affine map: an expert's output for an image does not depend on which other
+images reached that expert.
+
+BatchNorm statistics. In dense training every expert's BN normalises the whole batch, routed images
+or not, and the layers downstream learn against exactly that normalisation; the running statistics
+estimate it. Re-estimating expert BN only on the images routed to each expert (what sparse
+execution would see in train mode) would change the normalisation the network was trained with, so
+the statistics are deliberately kept as collected: they are the ones inference uses, and
+``tests/trainers`` checks that dense and sparse evaluation of a trained checkpoint agree.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch.utils.data import DataLoader
+
+from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from edge_moe.data import load_data
+from edge_moe.data.loader import TrainDataset, collate_train
+from edge_moe.errors import UserError
+from edge_moe.models import create_model
+from edge_moe.trainers.config import TrainConfig
+from edge_moe.trainers.ema import ModelEMA
+from edge_moe.trainers.loss import DetectionLoss, LossGains
+from edge_moe.trainers.optim import build_optimizer, lr_factor, set_lr
+from edge_moe.trainers.plots import plot_history, write_csv
+from edge_moe.trainers.state import rng_state, seed_everything, set_rng_state
+from edge_moe.trainers.validator import EvalResult, evaluate, format_result
+
+
+PLOT_EVERY = 5  # epochs between PNG refreshes (plotting costs ~1 s on a 2-core CPU); always at the end
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    best_weights: Path
+    last_weights: Path
+    metrics: dict[str, Any]  # final validation of best.pt (EvalResult.to_dict())
+    history: list[dict] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def expert_usage(self) -> list[dict]:
+        return self.metrics.get("expert_usage", [])
+
+
+def resolve_device(device: str) -> str:
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+        return device
+    raise UserError(f"--device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def _fitness(metrics: dict[str, float]) -> float:
+    return 0.1 * metrics["map50"] + 0.9 * metrics["map50_95"]
+
+
+def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: bool = True, **options: Any) -> TrainResult:
+    """Trains a detector; ``options`` are :class:`TrainConfig` fields (``model=``, ``data=``, ``epochs=``...).
+
+    With ``resume=True`` the run in ``out`` continues from ``weights/last.pt`` with its saved
+    options (only ``device`` and ``workers`` may change).
+    """
+    from tqdm import tqdm
+
+    config = replace(config or TrainConfig(), **{k: (str(v) if k == "out" else v) for k, v in options.items()})
+    out = Path(config.out)
+    last_path, best_path = out / "weights" / "last.pt", out / "weights" / "best.pt"
+    saved: Optional[dict] = None
+    if resume:
+        saved = _resume_state(last_path)
+        config = replace(TrainConfig.from_dict(saved["config"]), device=config.device, workers=config.workers)
+    device = resolve_device(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    data = load_data(config.data)
+    names = data.names
+    try:
+        model = create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl)
+    except ValueError as error:
+        raise UserError(f"--model {config.model}: {error}") from None
+    model.to(device, memory_format=torch.channels_last)  # faster depthwise convs on CPU and GPU
+    optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
+    ema = ModelEMA(model, tau=config.ema_tau)
+    start_epoch, iteration, best_fitness, history = 0, 0, -1.0, []
+    if saved is not None:
+        state = saved["train_state"]
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        ema.load_state_dict(state["ema"])
+        start_epoch, iteration, best_fitness = state["epoch"], state["iteration"], state["best_fitness"]
+        history = list(state["history"])
+        set_rng_state(state["rng"])
+        if start_epoch >= config.epochs:
+            raise UserError(f"{last_path}: training already finished ({start_epoch}/{config.epochs} epochs); nothing to resume")
+    ema.module.to(device)
+    criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef))
+    dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
+    steps_per_epoch = (len(dataset) + config.batch - 1) // config.batch
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(int(config.warmup_epochs * steps_per_epoch), min(100, total_steps // 10)) if config.warmup_epochs else 0
+    use_amp = config.amp and device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
+          f"{len(names)} classes) for {config.epochs} epochs at {config.imgsz}px, batch {config.batch}, {device}")
+
+    for epoch in range(start_epoch, config.epochs):
+        epoch_start = time.perf_counter()
+        dataset.set_epoch(epoch, mosaic_on=epoch < config.epochs - config.close_mosaic)
+        loader = DataLoader(
+            dataset, batch_size=config.batch, shuffle=True, num_workers=config.workers, collate_fn=collate_train,
+            generator=torch.Generator().manual_seed(config.seed * 100003 + epoch), drop_last=False,
+        )
+        model.train()
+        sums = {"box": 0.0, "cls": 0.0, "dfl": 0.0, "moe": 0.0}
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
+        for images, targets in bar:
+            lr = config.lr0 * lr_factor(iteration, total_steps, warmup, config.lrf)
+            set_lr(optimizer, lr)
+            x = images.to(device, non_blocking=True, memory_format=torch.channels_last).float() / 255.0  # (B, 3, S, S)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+                outputs, routings = model(x)
+            loss, parts = criterion(outputs, routings, targets.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+            scaler.step(optimizer)
+            scaler.update()
+            ema.update(model)
+            iteration += 1
+            for key in sums:
+                sums[key] += parts[key]
+            bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
+        steps = max(len(loader), 1)
+        result = evaluate(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress)
+        row = _history_row(epoch, lr, {k: v / steps for k, v in sums.items()}, result, time.perf_counter() - epoch_start)
+        history.append(row)
+        fitness = _fitness(result.metrics)
+        is_best = fitness > best_fitness
+        best_fitness = max(best_fitness, fitness)
+        train_state = {
+            "epoch": epoch + 1,
+            "iteration": iteration,
+            "best_fitness": best_fitness,
+            "history": history,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "ema": ema.state_dict(),
+            "rng": rng_state(),
+        }
+        meta = {"epoch": epoch + 1, "metrics": {k: float(v) for k, v in result.metrics.items()}, "config": config.to_dict()}
+        save_checkpoint(last_path, ema.module, names, extra={"train": meta, "train_state": train_state})
+        if is_best:
+            save_checkpoint(best_path, ema.module, names, extra={"train": meta})
+        write_csv(history, out / "results.csv")
+        if (epoch + 1) % PLOT_EVERY == 0 or epoch + 1 == config.epochs:
+            plot_history(history, out)
+        _report_epoch(row, result, config.epochs)
+
+    return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress)
+
+
+def _resume_state(last_path: Path) -> dict:
+    if not last_path.is_file():
+        raise UserError(f"{last_path}: nothing to resume (no last.pt in this --out folder)")
+    payload = load_checkpoint(last_path)
+    if "train_state" not in payload or "config" not in payload.get("train", {}):
+        raise UserError(f"{last_path}: checkpoint has no training state to resume from")
+    return {"config": payload["train"]["config"], "train_state": payload["train_state"]}
+
+
+def _history_row(epoch: int, lr: float, losses: dict[str, float], result: EvalResult, seconds: float) -> dict:
+    m = result.metrics
+    row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, **losses}
+    row.update({k: float(m[k]) for k in ("map50_95", "map50", "ar100", "ms_per_image")})
+    for regime, metrics in result.by_regime.items():
+        row[f"map50:{regime}"] = float(metrics["map50"])
+    for usage in result.usage:
+        for e, share in enumerate(usage.share):
+            row[f"usage:{usage.layer}:e{e}"] = float(share)
+        row[f"entropy:{usage.layer}"] = usage.entropy
+    row["seconds"] = seconds
+    return row
+
+
+def _report_epoch(row: dict, result: EvalResult, epochs: int) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(
+        f"epoch {row['epoch']}/{epochs}  loss box {row['box']:.3f} cls {row['cls']:.3f} dfl {row['dfl']:.3f} moe {row['moe']:.3f}"
+        f"  |  mAP50-95 {row['map50_95']:.4f} mAP50 {row['map50']:.4f} AR100 {row['ar100']:.4f}  ({row['seconds']:.0f} s)"
+    )
+    for usage in result.usage:
+        tqdm.write(f"    {usage.layer:<18} " + " ".join(f"{s:4.0%}" for s in usage.share) + f"  entropy {usage.entropy:.2f}")
+    if result.warnings:
+        banner = "!" * 100
+        tqdm.write("\n".join([banner, *(f"!!! ROUTING WARNING {w}" for w in result.warnings), banner]))
+
+
+def _finish(config: TrainConfig, data, out: Path, best_path: Path, last_path: Path, history: list[dict], wall: float, progress: bool) -> TrainResult:
+    """Validates best.pt as it will be shipped (rebuilt from the file, hard top-K) and prints it."""
+    model, _ = model_from_checkpoint(best_path)
+    model.to(resolve_device(config.device))
+    result = evaluate(model, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=config.device, progress=progress)
+    print(format_result(result, f"final validation of {best_path} (hard top-K):"))
+    print(f"results: {out / 'results.csv'}, plots: {out}/*.png, weights: {best_path}, {last_path}")
+    return TrainResult(out, best_path, last_path, result.to_dict(), history, wall)
