@@ -1,6 +1,6 @@
 """Benchmark (not a test): esmoe-pico vs yolo-pico trained side by side on the default synthetic set.
 
-    .venv/bin/python benchmarks/train_pico.py [--epochs 10] [--out runs/bench_pico] [--models esmoe-pico yolo-pico]
+    .venv/bin/python benchmarks/train_pico.py [--epochs 8] [--out runs/bench_pico] [--models esmoe-pico yolo-pico]
 
 Prints, per model: wall time of the training, mAP@0.5:0.95, mAP@0.5, AR@100 of best.pt (hard top-K)
 overall and per scene regime, params / active GFLOPs, and for MoE models the expert usage per regime
@@ -14,21 +14,15 @@ import json
 import time
 from pathlib import Path
 
-from edge_moe.data.augment import AugmentConfig
 from edge_moe.models import create_model
 from edge_moe.models.complexity import measure
-from edge_moe.trainers import TrainConfig, train
-
-# The schedule the README quotes; shared by both models so the comparison is like for like.
-SCHEDULE = TrainConfig(
-    data="synthetic", imgsz=256, batch=16, optimizer="adamw", lr0=0.002, close_mosaic=2, workers=1, threads=1,
-    augment=AugmentConfig(mosaic=0.5, scale=0.3),
-)
+from edge_moe.trainers import PICO_10MIN as SCHEDULE  # shared by both models: a like-for-like comparison
+from edge_moe.trainers import train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=SCHEDULE.epochs)
     parser.add_argument("--out", type=Path, default=Path("runs/bench_pico"))
     parser.add_argument("--models", nargs="+", default=["esmoe-pico", "yolo-pico"])
     parser.add_argument("--threads", type=int, default=SCHEDULE.threads, help="torch threads (1 is fastest on a busy 2-core box)")

@@ -17,9 +17,10 @@ the statistics are deliberately kept as collected: they are the ones inference u
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -73,20 +74,35 @@ def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: 
     """Trains a detector; ``options`` are :class:`TrainConfig` fields (``model=``, ``data=``, ``epochs=``...).
 
     With ``resume=True`` the run in ``out`` continues from ``weights/last.pt`` with its saved
-    options (only ``device`` and ``workers`` may change).
+    options (only ``device``, ``workers`` and ``threads`` may change).
     """
-    from tqdm import tqdm
-
     config = replace(config or TrainConfig(), **{k: (str(v) if k == "out" else v) for k, v in options.items()})
     out = Path(config.out)
     last_path, best_path = out / "weights" / "last.pt", out / "weights" / "best.pt"
     saved: Optional[dict] = None
     if resume:
         saved = _resume_state(last_path)
-        config = replace(TrainConfig.from_dict(saved["config"]), device=config.device, workers=config.workers)
+        config = replace(TrainConfig.from_dict(saved["config"]), device=config.device, workers=config.workers, threads=config.threads)
     device = resolve_device(config.device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    with torch_threads(config.threads):
+        return _train(config, saved, device, out, last_path, best_path, progress)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Temporarily sets torch's intra-op thread count (0 leaves it alone)."""
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path, progress: bool) -> TrainResult:
+    from tqdm import tqdm
+
     seed_everything(config.seed)
     data = load_data(config.data)
     names = data.names

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--close-mosaic", type=int, default=3, help="turn mosaic off for the last N epochs")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default; 1 is fastest on a busy 2-core CPU)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, use_dfl=not args.no_dfl,
-        close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed,
+        close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
     )
     train(config, resume=args.resume)
     return 0

@@ -11,7 +11,7 @@ from edge_moe.trainers import trainer as trainer_module
 from edge_moe.trainers import train
 
 DATA = "synthetic:n=8,val=4,imgsz=64,seed=5"
-OPTIONS = dict(model="esmoe-pico", data=DATA, epochs=2, imgsz=64, batch=4, workers=0, close_mosaic=1)
+OPTIONS = dict(model="esmoe-pico", data=DATA, epochs=2, imgsz=64, batch=4, workers=0, close_mosaic=1, threads=1)
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ def straight(tmp_path_factory):
     """Two epochs in one go, through the CLI."""
     out = tmp_path_factory.mktemp("straight")
     code = main(["train", "--model", "esmoe-pico", "--data", DATA, "--epochs", "2", "--imgsz", "64", "--batch", "4",
-                 "--workers", "0", "--close-mosaic", "1", "--out", str(out)])
+                 "--workers", "0", "--close-mosaic", "1", "--threads", "1", "--out", str(out)])
     assert code == 0
     return out
 
@@ -104,3 +104,26 @@ def test_val_refuses_bad_checkpoints(straight, tmp_path, capsys):
 def test_resume_without_a_run(tmp_path, capsys):
     assert main(["train", "--data", DATA, "--imgsz", "64", "--out", str(tmp_path), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_bad_data_fails_before_anything_is_written(tmp_path, capsys):
+    data = tmp_path / "data.yaml"
+    data.write_text("train: images/train\nnames: [a]\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--imgsz", "64", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "data.yaml: missing key(s) val" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_predict_frames_reports_boxes_and_experts(straight):
+    from edge_moe.checkpoint import model_from_checkpoint
+    from edge_moe.data import render_frames
+    from edge_moe.trainers import predict_frames
+
+    model, _ = model_from_checkpoint(straight / "weights" / "best.pt")
+    frames = render_frames(2, imgsz=96)
+    (first, _) = predict_frames(model, frames, imgsz=64, conf=0.0)
+    assert first.boxes.shape[1] == 4 and len(first.boxes) == len(first.scores) == len(first.classes)
+    assert (first.boxes[:, 2] <= 96).all() and set(first.experts) == {f"backbone.moe.p{i}" for i in (2, 3, 4, 5)}
+    assert all(len(ids) == 2 for ids in first.experts.values())
