@@ -93,3 +93,24 @@ def test_http_stream_that_dies_ends_the_run_cleanly(detector, mjpeg):
     summary = stream.summary()
     assert count >= 5 and summary["frames"] == count
     assert "cannot reconnect" in summary["error"] and time.monotonic() - started < 30
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_live_run_cleanly(bundle, mjpeg, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "live.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "edge_moe.cli", "run", "--model", str(bundle), "--source", mjpeg.url,
+                                "--log", str(log), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".live.partial*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # frames flowing
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "end-to-end FPS" in out
+    frames = int(out.split("frames ", 1)[1].split()[0])
+    assert frames > 0 and len(log.read_text().splitlines()) == frames
