@@ -144,8 +144,8 @@ class Stream:
 
     def stop(self) -> None:
         self.stop_event.set()
-        if self.source is not None:
-            self.source.close()  # wakes a read blocked on a live source
+        if self.source is not None and self.source.live:
+            self.source.close()  # wakes a read blocked on a live source; files stop at the next frame
 
     def summary(self) -> dict:
         source_stats = self.source.stats() if self.source is not None else {}

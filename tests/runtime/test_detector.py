@@ -94,3 +94,13 @@ def test_backend_names(bundle):
     except ImportError:
         with pytest.raises(UserError, match="no TensorRT engine|tensorrt"):
             Detector(bundle, backend="tensorrt")
+
+
+def test_stop_a_file_stream_from_another_thread(detector, media):
+    stream = detector.stream(str(media["long.mp4"]))
+    count = 0
+    for count, _ in enumerate(stream, 1):
+        if count == 5:
+            threading.Thread(target=detector.stop).start()
+            time.sleep(0.2)
+    assert 5 <= count < 150 and stream.summary()["frames"] == count
