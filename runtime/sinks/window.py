@@ -1,6 +1,9 @@
 """``--show``: an OpenCV window (needs a GUI OpenCV build and a display); q or Esc stops the run."""
 from __future__ import annotations
 
+import os
+import sys
+
 import cv2
 import numpy as np
 
@@ -10,6 +13,8 @@ from edge_moe.errors import UserError
 class WindowSink:
     def __init__(self, title: str = "edge-moe"):
         self.title = title
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise UserError("--show needs a display (DISPLAY is not set; over ssh use -X, or write --save out.mp4 instead)")
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error:

@@ -45,3 +45,10 @@ def test_invalid_bundle_is_a_user_error(tmp_path, media, capsys):
     (tmp_path / "manifest.json").write_text("{not json")
     assert main(["run", "--model", str(tmp_path), "--source", str(media["h264.mp4"])]) == 2
     assert "invalid JSON" in capsys.readouterr().err
+
+
+def test_show_without_a_display_explains(bundle, media, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["run", "--model", str(bundle), "--source", str(media["h264.mp4"]), "--show"]) == 2
+    assert "--show needs a display" in capsys.readouterr().err
