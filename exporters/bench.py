@@ -71,10 +71,11 @@ class BenchReport:
         return "\n".join(lines)
 
 
-def machine() -> str:
+def machine(threads: int) -> str:
     import os
 
-    return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}"
+    ort = threads or "default"
+    return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}, ORT threads {ort}"
 
 
 def _torch_frame(model: torch.nn.Module, routing: str) -> FrameFn:
@@ -87,11 +88,13 @@ def _torch_frame(model: torch.nn.Module, routing: str) -> FrameFn:
     return frame
 
 
-def _plan_frame(bundle_path: Path) -> FrameFn:
+def _plan_frame(bundle_path: Path, threads: int) -> FrameFn:
+    from edge_moe.runtime.backends.base import open_session
     from edge_moe.runtime.plan import PlanExecutor
 
     bundle = load_bundle(bundle_path)
-    executor = PlanExecutor(bundle)
+    spin = len(bundle.graphs) == 1  # the runtime's default, see edge_moe.runtime.plan.onnxruntime_opener
+    executor = PlanExecutor(bundle, lambda name, path: open_session(path, "onnxruntime", threads=threads, spin=spin))
     dense = bundle.routing == "dense"
 
     def frame(image: np.ndarray) -> Optional[dict[str, list[int]]]:
@@ -120,17 +123,33 @@ def benchmark(
     warmup: int = 5,
     workdir: Optional[Path] = None,
     progress: bool = True,
+    threads: int = 0,
 ) -> BenchReport:
-    """Times every backend x routing on ``source`` (zoo name, checkpoint or bundle directory)."""
-    from tqdm import tqdm
+    """Times every backend x routing on ``source`` (zoo name, checkpoint or bundle directory).
 
-    from edge_moe.exporters.export import DEFAULT_OPSET, export_with_report, resolve_source, validate_options
-
+    ``threads``: torch threads and ONNX Runtime intra-op threads (0: each library's default).
+    """
     unknown = [b for b in backends if b not in BACKENDS] + [r for r in routings if r not in ROUTINGS]
     if unknown:
         raise UserError(f"unknown backend/routing {unknown}; backends: {list(BACKENDS)}, routings: {list(ROUTINGS)}")
     if iters < 1:
         raise UserError(f"iters must be >= 1, got {iters}")
+    if threads < 0:
+        raise UserError(f"threads must be >= 0 (0: library default), got {threads}")
+    from edge_moe.exporters.export import torch_threads
+
+    with torch_threads(threads or torch.get_num_threads()):
+        return _measure(source, backends, routings, imgsz, iters, warmup, workdir, progress, threads)
+
+
+def _measure(
+    source: str, backends: tuple[str, ...], routings: tuple[str, ...], imgsz: Optional[int], iters: int, warmup: int,
+    workdir: Optional[Path], progress: bool, threads: int,
+) -> BenchReport:
+    from tqdm import tqdm
+
+    from edge_moe.exporters.export import DEFAULT_OPSET, export_with_report, resolve_source, validate_options
+
     frames: dict[tuple[str, str], FrameFn] = {}
     source_path = Path(source)
     with tempfile.TemporaryDirectory(prefix="edge-moe-bench-", dir=workdir) as scratch:
@@ -142,7 +161,7 @@ def benchmark(
 
             model = detector_from_config(bundle.manifest["config"]).eval()
             imgsz = bundle.input_size[0]
-            frames[("onnxruntime", bundle.routing)] = _plan_frame(source_path)
+            frames[("onnxruntime", bundle.routing)] = _plan_frame(source_path, threads)
             name = bundle.model
         else:
             model, _, _ = resolve_source(source)
@@ -154,7 +173,7 @@ def benchmark(
                 export_with_report(model, sparse, imgsz=imgsz, routing="sparse", parity_count=1, other_out=dense)
                 for routing, path in (("sparse", sparse), ("dense", dense if dense.exists() else sparse)):
                     if routing in routings:
-                        frames[("onnxruntime", routing)] = _plan_frame(path)
+                        frames[("onnxruntime", routing)] = _plan_frame(path, threads)
             if "torch" in backends:
                 for routing in routings:
                     frames[("torch", routing)] = _torch_frame(model, routing)
@@ -179,7 +198,7 @@ def benchmark(
                             spent[key].append(_frame_cost(cost, chosen))
                         done[key] += 1
                         bar.update()
-    report = BenchReport(name, imgsz, iters, machine())
+    report = BenchReport(name, imgsz, iters, machine(threads))
     for key in order:
         ms = np.array(times[key])
         params, flops = np.array(spent[key]).mean(axis=0)

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imgsz", type=int, default=None, help="square input size, a multiple of 32 (default: the model's)")
     parser.add_argument("--iters", type=int, default=50, help="timed frames per configuration (default 50)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed frames first (default 5)")
+    parser.add_argument("--threads", type=int, default=0, help="torch and ONNX Runtime threads (default 0: each library's default)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         routings = routings or (bundle.routing,)
     report = benchmark(
         args.source, backends or ("torch", "onnxruntime"), routings or ("sparse", "dense"),
-        imgsz=args.imgsz, iters=args.iters, warmup=args.warmup, progress=not args.json,
+        imgsz=args.imgsz, iters=args.iters, warmup=args.warmup, progress=not args.json, threads=args.threads,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

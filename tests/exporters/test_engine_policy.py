@@ -121,10 +121,8 @@ def test_validation_warning_threshold():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
-def test_build_engine_without_tensorrt_says_how_to_get_it(tmp_path, capsys):
-    from edge_moe.exporters.export import export_bundle
-
-    bundle = export_bundle("yolo-pico", tmp_path / "b", imgsz=64, parity_count=1)
+def test_build_engine_without_tensorrt_says_how_to_get_it(pico_bundles, capsys):
+    bundle = pico_bundles["dense"]
     code = main(["build-engine", str(bundle)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
