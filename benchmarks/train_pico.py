@@ -33,7 +33,12 @@ def main() -> None:
         result = train(SCHEDULE, model=name, epochs=args.epochs, threads=args.threads, out=args.out / name, progress=False)
         wall = time.perf_counter() - started
         cost = measure(create_model(name, num_classes=3, imgsz=SCHEDULE.imgsz), SCHEDULE.imgsz)
-        rows.append({"model": name, "wall_s": wall, "params_m": cost.params / 1e6, "active_gflops": cost.active_flops / 1e9, **result.metrics})
+        elapsed, reached = 0.0, None
+        for row in result.history:  # first epoch whose validation reached mAP@0.5 >= 0.5
+            elapsed += row["seconds"]
+            if reached is None and row["map50"] >= 0.5:
+                reached = (row["epoch"], elapsed)
+        rows.append({"model": name, "wall_s": wall, "reached_050": reached, "params_m": cost.params / 1e6, "active_gflops": cost.active_flops / 1e9, **result.metrics})
     print(f"\n{'model':<11} {'train s':>8} {'params':>7} {'act GF':>7} {'mAP50-95':>9} {'mAP50':>7} {'AR100':>7} {'mAP50 few-large':>16} {'mAP50 many-small':>17} {'ms/img':>7}")
     for r in rows:
         regimes = r["by_regime"]
@@ -52,8 +57,10 @@ def main() -> None:
         print("  routing warnings: " + (json.dumps(r["routing_warnings"]) if r["routing_warnings"] else "none"))
     esmoe = next((r for r in rows if r["model"] == "esmoe-pico"), None)
     if esmoe is not None:
-        verdict = "PASS" if esmoe["map50"] >= 0.5 and esmoe["wall_s"] <= 600 else "FAIL"
-        print(f"\ntarget esmoe-pico mAP@0.5 >= 0.5 within 600 s: {verdict} (mAP@0.5 {esmoe['map50']:.3f} in {esmoe['wall_s']:.0f} s)")
+        reached = esmoe["reached_050"]
+        verdict = "PASS" if reached is not None and reached[1] <= 600 else "FAIL"
+        when = f"first at epoch {reached[0]} after {reached[1]:.0f} s" if reached else "never"
+        print(f"\ntarget esmoe-pico mAP@0.5 >= 0.5 within 600 s: {verdict} ({when}; final mAP@0.5 {esmoe['map50']:.3f}, whole run {esmoe['wall_s']:.0f} s)")
     (args.out / "summary.json").write_text(json.dumps(rows, indent=2))
 
 

@@ -40,20 +40,25 @@ def ciou(a: Tensor, b: Tensor, eps: float = 1e-7) -> Tensor:
 
 
 def nms(boxes: Tensor, scores: Tensor, classes: Tensor, iou_threshold: float, max_det: int) -> Tensor:
-    """Greedy per-class NMS; returns kept indices sorted by score (at most ``max_det``)."""
+    """Greedy per-class NMS; returns kept indices sorted by score (at most ``max_det``).
+
+    Each round keeps the best remaining box and drops the remaining boxes that overlap it, so the
+    cost grows with the number of kept boxes, not with the square of the candidates.
+    """
     if boxes.numel() == 0:
         return torch.zeros((0,), dtype=torch.int64, device=boxes.device)
-    order = scores.argsort(descending=True)
+    order = scores.argsort(descending=True).cpu().numpy()
     # Offsetting boxes by class keeps different classes from suppressing each other.
-    shifted = boxes[order] + classes[order, None].to(boxes.dtype) * (boxes.max() + 1)
-    overlaps = (pairwise_iou(shifted, shifted) > iou_threshold).cpu().numpy()
-    suppressed = np.zeros(len(order), dtype=bool)
-    keep = []
-    for i in range(len(order)):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        if len(keep) == max_det:
-            break
-        suppressed |= overlaps[i]  # boxes before i are already decided, so marking them is harmless
-    return order[torch.tensor(keep, dtype=torch.int64, device=boxes.device)]
+    shifted = (boxes + classes[:, None].to(boxes.dtype) * (boxes.max() + 1)).detach().cpu().double().numpy()
+    x1, y1, x2, y2 = shifted.T
+    area = (x2 - x1).clip(min=0) * (y2 - y1).clip(min=0)
+    keep: list[int] = []
+    while order.size and len(keep) < max_det:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        w = (np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest])).clip(min=0)
+        h = (np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest])).clip(min=0)
+        inter = w * h
+        iou = inter / (area[best] + area[rest] - inter + 1e-9)
+        order = rest[iou <= iou_threshold]
+    return torch.tensor(keep, dtype=torch.int64, device=boxes.device)

@@ -83,14 +83,21 @@ def coco_metrics(
         return {name: {key: 0.0 for key in METRIC_KEYS} for name in groups}
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(dets)
+    # One evaluate() over every image; a subset re-runs only accumulate() with the per-image results
+    # of other images blanked (accumulate skips None entries; evalImgs is laid out [cat][area][image]).
+    evaluator = COCOeval(gt, dt, "bbox")
+    evaluator.params.imgIds = [i + 1 for i in groups["all"]]
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator.evaluate()
+    per_image = evaluator.evalImgs
+    num_images = len(evaluator.params.imgIds)
     results = {}
     for name, indices in groups.items():
-        evaluator = COCOeval(gt, dt, "bbox")
-        evaluator.params.imgIds = [i + 1 for i in indices]
+        chosen = set(indices)
+        evaluator.evalImgs = [e if n % num_images in chosen else None for n, e in enumerate(per_image)]
         with contextlib.redirect_stdout(io.StringIO()):
-            evaluator.evaluate()
             evaluator.accumulate()
             evaluator.summarize()
         stats = [max(float(v), 0.0) for v in evaluator.stats]
-        results[name] = dict(zip(("map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "ar1", "ar10", "ar100"), stats[:9]))
+        results[name] = dict(zip(METRIC_KEYS, stats[:9]))
     return results

@@ -53,3 +53,12 @@ def test_wrong_class_and_subsets():
 def test_no_predictions_is_zero():
     m = coco_metrics([truth([10, 10, 50, 50])], [pred([], [])], 1)["all"]
     assert m["map50_95"] == 0.0 and m["ar100"] == 0.0
+
+
+def test_subset_equals_scoring_the_subset_alone():
+    truths = [truth([10, 10, 50, 50]), truth([60, 60, 90, 90], [5, 5, 20, 20]), truth([30, 30, 70, 70])]
+    preds = [pred([[12, 10, 50, 52]], [0.9]), pred([[60, 60, 90, 90], [50, 50, 60, 60]], [0.6, 0.8]), pred([[0, 0, 10, 10]], [0.7])]
+    split = coco_metrics(truths, preds, 1, subsets={"tail": [1, 2]})
+    alone = coco_metrics(truths[1:], preds[1:], 1)["all"]
+    assert split["tail"] == pytest.approx(alone)
+    assert split["all"] != pytest.approx(alone)
