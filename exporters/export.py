@@ -145,14 +145,14 @@ def export_with_report(
     tmp = _make_temp_dir(out)
     try:
         with tempfile.TemporaryDirectory(prefix="edge-moe-export-") as scratch, torch_threads(1):
-            lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz))
-            reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset, progress)
+            lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz), progress=progress)
+            reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset)
             bundle, other = load_bundle(tmp), None
             if routed_layers(model):  # the other lowering, for the sparse-vs-dense check
                 other_routing = "dense" if routing == "sparse" else "sparse"
                 other_root = Path(scratch) / "other"
-                other_lowered = lower(model, other_routing, imgsz, opset, _metadata(model, other_routing, imgsz))
-                write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset, progress)
+                other_lowered = lower(model, other_routing, imgsz, opset, _metadata(model, other_routing, imgsz), progress=progress)
+                write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset)
                 other = load_bundle(other_root)
             parity = check_parity(model, bundle, other, parity_images(parity_count, imgsz))
             failures = parity_failures(parity)
@@ -181,15 +181,13 @@ def _metadata(model: MoEDetector, routing: str, imgsz: int) -> dict[str, str]:
 
 def write_bundle(
     lowered: Lowered, root: Path, model: MoEDetector, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int,
-    progress: bool = False, fp16: bool = True,
+    fp16: bool = True,
 ) -> list[GraphReport]:
     """Checks and writes every graph (FP32 and, with ``fp16``, FP16) and the manifest into ``root``."""
-    from tqdm import tqdm
-
     import onnxruntime
 
     reports, graphs = [], {}
-    for graph in tqdm(lowered.graphs, desc=f"export {lowered.routing}", disable=not progress, leave=False):
+    for graph in lowered.graphs:
         reports.append(check_graph(graph.model, graph.name, allow_if=lowered.lowering == "if"))
         relative, relative16 = f"graphs/{graph.name}.onnx", f"graphs/fp16/{graph.name}.onnx"
         save_graph(graph.model, root / relative)

@@ -46,8 +46,12 @@ def _graph(name: str, module: torch.nn.Module, env: dict[str, Tensor], inputs: l
     return Graph(name, model, [tensor_info(n, env[n]) for n in inputs if n in used], [tensor_info(n, env[n]) for n in outputs])
 
 
-def lower(model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: dict[str, str], combine: Combine = "slots") -> Lowered:
+def lower(
+    model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: dict[str, str], combine: Combine = "slots", progress: bool = False
+) -> Lowered:
     """The graphs of ``routing`` ("sparse": segmented, "dense": one graph) and their plan."""
+    from tqdm import tqdm
+
     model = model.eval()
     images = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))  # (1, 3, H, W)
     layers = [layer for _, layer in routed_layers(model)]
@@ -59,6 +63,7 @@ def lower(model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: di
         return Lowered(routing, "dense", [graph], plan)
     env: dict[str, Tensor] = {"images": images}
     graphs, steps = [], []
+    bar = tqdm(total=len(layers) + 1 + sum(l.num_experts for l in layers), desc=f"export {routing}", disable=not progress, leave=False)
     by_name = {layer.name: layer for layer in layers}
     for spec in segment_specs(model, combine):
         if spec.after is not None:
@@ -70,6 +75,7 @@ def lower(model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: di
                 scratch = {"x": env[f"{layer.name}.x"]}
                 graphs.append(_graph(name, Expert(expert), scratch, ["x"], ["y"], opset, metadata))
                 expert_graphs.append(name)
+                bar.update()
                 if e in ids:
                     env[f"{layer.name}.y{ids.index(e)}"] = scratch["y"]
             weights = env[f"{layer.name}.weights"]
@@ -87,4 +93,6 @@ def lower(model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: di
         name = f"segment{spec.index}"
         graphs.append(_graph(name, Segment(model, spec, combine), env, spec.inputs, spec.outputs, opset, metadata))
         steps.append({"run": name})
+        bar.update()
+    bar.close()
     return Lowered(routing, "segmented", graphs, {"steps": steps})

@@ -21,12 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-import torch
 from torch import Tensor, nn
 
 from edge_moe.models.detector import MoEDetector
 from edge_moe.moe import MoELayer, Routing, moe_execution
-from edge_moe.moe.routing import top_k_route
 
 Combine = Literal["slots", "mixed"]
 STAGES = (2, 3, 4, 5)
@@ -173,17 +171,3 @@ class DenseGraph(nn.Module):
                     env[f"{layer.name}.mixed"] = layer.mix(x, routing)
             env.update(zip(spec.outputs, segment(*(env[name] for name in spec.inputs))))
         return tuple(env[name] for name in self.output_names)
-
-
-def router_probabilities(layer: MoELayer, x: Tensor) -> tuple[Tensor, Tensor]:
-    """(ids, weights) exactly as the exported graphs compute them (for tests)."""
-    _, ids, weights = top_k_route(layer.router(x), layer.top_k)
-    return ids, weights
-
-
-def example_inputs(names: list[str], shapes: dict[str, tuple[int, ...]], dtypes: dict[str, torch.dtype]) -> tuple[Tensor, ...]:
-    """Zero tensors (ones for slot masks) of the recorded shapes, to trace a graph."""
-    return tuple(
-        torch.ones(shapes[n], dtype=dtypes[n]) if n.endswith(".slot_mask") else torch.zeros(shapes[n], dtype=dtypes[n])
-        for n in names
-    )

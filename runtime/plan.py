@@ -120,7 +120,7 @@ class PlanExecutor:
         ids = env[step["ids"]].reshape(-1)  # (K,)
         weights = renormalise(env[step["weights"]].reshape(-1).astype(np.float32), keep)  # (K,)
         outputs = []
-        for k, expert in enumerate(ids[:keep]):
+        for expert in ids[:keep]:
             session = self.sessions[step["graphs"][int(expert)]]
             outputs.append(next(iter(session.run({session.input_names[0]: x}).values())))
         if step.get("combine", "slots") == "mixed":
