@@ -26,7 +26,7 @@ def plot_history(history: list[dict], out: Path) -> list[Path]:
     for key in ("box", "cls", "dfl", "moe"):
         if any(row.get(key) for row in history):
             ax.plot(epochs, [row[key] for row in history], marker="o", ms=3, label=key)
-    ax.set(xlabel="epoch", ylabel="training loss (per image, before gains)", title="losses")
+    ax.set(xlabel="epoch", ylabel="training loss terms (before gains)", title="losses")
     ax.legend()
     ax.grid(alpha=0.3)
     _save(fig, out / "losses.png")
@@ -54,7 +54,7 @@ def plot_history(history: list[dict], out: Path) -> list[Path]:
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("share of top-K slots (val)")
         axes[0][-1].legend(fontsize=7)
-        fig.suptitle("expert usage per MoE layer")
+        fig.suptitle("expert usage per MoE layer (validation, hard top-K)", y=1.04)
         _save(fig, out / "expert_usage.png")
         plt.close(fig)
         written.append(out / "expert_usage.png")
