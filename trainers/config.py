@@ -17,8 +17,8 @@ class TrainConfig:
     batch: int = 16
     device: str = "cpu"
     out: str = "runs/train"
-    optimizer: str = "sgd"  # sgd | adamw
-    lr0: float = 0.01
+    optimizer: str = "adamw"  # adamw | sgd (use lr0=0.01 with sgd)
+    lr0: float = 0.002
     lrf: float = 0.01  # final lr = lr0 * lrf (cosine)
     momentum: float = 0.937
     weight_decay: float = 5e-4
@@ -26,7 +26,7 @@ class TrainConfig:
     moe_coef: float = 0.2  # MoE balance-loss coefficient (YOLO-Master: 0.15-0.3)
     router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)
     use_dfl: bool = True  # distribution focal loss on the box branch (model config)
-    close_mosaic: int = 3  # mosaic off for the last N epochs
+    close_mosaic: int = 2  # mosaic off for the last N epochs
     clip_grad: float = 10.0
     ema_tau: float = 2000.0
     workers: int = 1

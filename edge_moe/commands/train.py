@@ -15,17 +15,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     parser.add_argument("--out", default="runs/train", help="run folder (weights/, results.csv, *.png)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from weights/last.pt")
-    parser.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     parser.add_argument("--lr0", type=float, default=None, help="initial learning rate (default 0.01 sgd, 0.002 adamw)")
     parser.add_argument("--moe-coef", type=float, default=0.2, help="MoE balance-loss coefficient (YOLO-Master: 0.15-0.3)")
     parser.add_argument("--no-dfl", action="store_true", help="regress box distances directly instead of with DFL")
-    parser.add_argument("--close-mosaic", type=int, default=3, help="turn mosaic off for the last N epochs")
+    parser.add_argument("--mosaic", type=float, default=0.5, help="probability of a 4-image mosaic per training image")
+    parser.add_argument("--close-mosaic", type=int, default=2, help="turn mosaic off for the last N epochs")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default; 1 is fastest on a busy 2-core CPU)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge_moe.data.augment import AugmentConfig
     from edge_moe.trainers import TrainConfig, train
 
     lr0 = args.lr0 if args.lr0 is not None else (0.01 if args.optimizer == "sgd" else 0.002)
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, use_dfl=not args.no_dfl,
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
+        augment=AugmentConfig(mosaic=args.mosaic),
     )
     train(config, resume=args.resume)
     return 0

@@ -7,7 +7,7 @@ contrast the MoE papers study):
 - ``many-small``: 8-24 objects of 4-9 % of the side, densely packed.
 
 Everything is a function of ``(seed, split)``: the same options always give the same pixels.
-Write a set to disk in YOLO format with ``python -m edge_moe.data.synthetic OUT_DIR``.
+Write a set to disk in YOLO format with ``python -m edge_moe.data OUT_DIR [--spec synthetic:...]``.
 """
 from __future__ import annotations
 

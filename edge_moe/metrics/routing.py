@@ -2,8 +2,8 @@
 
 Two failure modes matter in practice. *Collapse*: (nearly) every image goes to the same experts
 (public YOLO-Master checkpoints route every COCO image to the same two), so the other experts are
-dead weight. *Indecision*: the router's probabilities stay ~uniform, the top-K choice is a coin flip
-and nothing specialises.
+dead weight. *Indecision*: the router's probabilities stay ~uniform, so the top-K choice hangs on tiny
+logit margins (fragile under FP16/INT8) and the selected experts are mixed with ~equal weights.
 """
 from __future__ import annotations
 
@@ -85,8 +85,8 @@ def health_warnings(usages: list[LayerUsage]) -> list[str]:
             warnings.append(f"{usage.layer}: experts {dead} are (almost) never selected (share < {DEAD_SHARE:.0%})")
         if usage.router_entropy >= UNDECIDED_ENTROPY:
             warnings.append(
-                f"{usage.layer}: ROUTING UNIFORM - router probabilities are ~uniform (entropy {usage.router_entropy:.2f}), "
-                "the top-K choice is arbitrary and experts do not specialise"
+                f"{usage.layer}: ROUTING UNIFORM - router probabilities are ~uniform (mean entropy {usage.router_entropy:.2f}): "
+                "each image's top-K hangs on tiny logit margins and the K experts get ~equal weights (weak specialisation)"
             )
     return warnings
 
