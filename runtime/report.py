@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -40,6 +42,17 @@ def run_stream(detector: Detector, source: SourceSpec, *, log_path: Optional[Uni
     video: Optional[VideoSink] = None
     bar = None
     interrupted = False
+
+    def on_sigint(signum, frame) -> None:
+        """Ctrl-C asks the stream to stop at the next frame (a second one raises KeyboardInterrupt)."""
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+        log.warning("interrupted: finishing the outputs of the frames processed (Ctrl-C again to abort)")
+        stream.stop()
+
+    previous_handler = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     iterator = iter(stream)
     try:
         for result in iterator:
@@ -62,8 +75,9 @@ def run_stream(detector: Detector, source: SourceSpec, *, log_path: Optional[Uni
                 bar.set_postfix_str(f"{result.fps:.1f} fps, {len(result.detections)} boxes", refresh=False)
     except KeyboardInterrupt:
         interrupted = True
-        log.warning("interrupted: finishing the outputs of %d frames", stream.stats.frames)
     finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
         iterator.close()
         if bar is not None:
             bar.close()
