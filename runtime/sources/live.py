@@ -74,6 +74,7 @@ class LiveSource(Source):
 
     def _reader(self) -> None:
         cap = self._cap
+        last_frame_at, opened_empty = time.monotonic(), False  # opened_empty: reconnected, no frame since
         try:
             while not self._stop.is_set():
                 ok, image = cap.read()
@@ -82,10 +83,18 @@ class LiveSource(Source):
                 if ok and image is not None and image.size:
                     self._slot.put(Frame(image, self.frames_read, time.time()))
                     self.frames_read += 1
+                    last_frame_at, opened_empty = time.monotonic(), False
                     continue
-                log.warning("%s: stream dropped after %d frames, reconnecting", self.description, self.frames_read)
                 cap.release()
+                cap = None
+                silent = time.monotonic() - last_frame_at
+                if opened_empty and self.retry.retry_for_s is not None and silent > self.retry.retry_for_s:
+                    # it reconnects but sends nothing (a server with no camera behind it): give up too
+                    self.error = f"{self.description}: no frames for {silent:.1f} s although it reconnects; gave up"
+                    break
+                log.warning("%s: stream dropped after %d frames, reconnecting", self.description, self.frames_read)
                 cap = self._connect(first=False)
+                opened_empty = True
                 if cap is None:
                     break
         finally:
