@@ -173,4 +173,4 @@ def validate(root: Path, frames: int) -> dict[str, Any]:
     reference = PlanExecutor(bundle, session_opener(bundle, "onnxruntime"))
     engines = PlanExecutor(bundle, session_opener(bundle, "tensorrt"))
     expected = as_reference([reference(images[i : i + 1]) for i in range(frames)])
-    return compare(expected, [engines(images[i : i + 1]) for i in range(frames)])
+    return compare(expected, [engines(images[i : i + 1]) for i in range(frames)], height)

@@ -25,7 +25,7 @@ def test_zoo_exports_pass_checks_and_parity(name, tmp_path):
     bundle = load_bundle(tmp_path / "sparse")
     routed = bool(bundle.moe_layers)
     for key in ("sparse", "dense", "sparse_vs_dense") if routed else ("sparse",):
-        assert parity[key]["boxes_max_abs_diff"] <= 1e-4, key
+        assert parity[key]["boxes_max_norm_diff"] <= 1e-4, key
         assert parity[key]["scores_max_abs_diff"] <= 1e-4, key
         assert parity[key]["routing_ids_identical"], key
     assert parity["sparse_vs_dense"]["boxes_max_abs_diff"] == 0.0 if routed else True
@@ -127,7 +127,7 @@ def test_cli_export_json(tmp_path, capsys):
     code, out, _ = cli(capsys, "export", "--model", "yolo-pico", "--out", str(tmp_path / "b"), "--imgsz", "64", "--routing", "dense", "--json", "--parity-images", "1")
     assert code == 0
     report = json.loads(out)
-    assert report["routing"] == "dense" and report["parity"]["dense"]["boxes_max_abs_diff"] <= 1e-4
+    assert report["routing"] == "dense" and report["parity"]["dense"]["boxes_max_norm_diff"] <= 1e-4
     assert report["graphs"][0]["ops"]["Conv"] > 0
     load_bundle(tmp_path / "b")
 
