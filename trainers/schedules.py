@@ -2,8 +2,9 @@
 
 ``PICO_10MIN`` is the README/benchmark schedule (esmoe-pico reaches mAP@0.5 >= 0.5 well within 10
 minutes) and equals ``edge-moe train --model esmoe-pico --data synthetic --epochs 8 --imgsz 256
---batch 16 --threads 1``; ``DEMO`` is what ``make demo`` runs (150 s on a quiet 2-core CPU, val mAP@0.5 0.36). One torch thread: on a 2-core box
-shared with other work, two OpenMP threads slow training several-fold.
+--batch 16 --threads 1``. ``DEMO`` is what ``make demo`` runs (about 150 s on a quiet 2-core CPU,
+val mAP@0.5 0.36). One torch thread: on a 2-core box shared with other work, two OpenMP threads
+slow training several-fold.
 """
 from __future__ import annotations
 
