@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 from edge_moe import __version__
 from edge_moe.commands import COMMANDS
-from edge_moe.errors import UserError
+from edge_moe.errors import run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except UserError as error:
-        print(f"edge-moe {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"edge-moe {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_main(lambda: args.run(args), f"edge-moe {args.command}")
 
 
 if __name__ == "__main__":

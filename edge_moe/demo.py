@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import time
 from pathlib import Path
 
 from edge_moe.data.synthetic import render_frames
+from edge_moe.errors import UserError, run_main
 from edge_moe.exporters import export_with_report
 from edge_moe.runtime import format_summary, run_to_folder
 from edge_moe.runtime.bundle import load_bundle
@@ -36,6 +38,21 @@ def format_validation(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+DEMO_OUTPUTS = {"train", "bundle", "heldout.mp4", "run"}
+
+
+def clear_output(out: Path) -> None:
+    """Removes an earlier demo's output; refuses a folder holding anything else."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in DEMO_OUTPUTS)
+    if foreign:
+        raise UserError(f"--out {out}: holds files that are not an earlier demo's output ({', '.join(foreign[:3])}); choose another folder")
+    shutil.rmtree(out)
+
+
 def _step(title: str) -> float:
     print(f"\n=== {title} ===", flush=True)
     return time.perf_counter()
@@ -43,10 +60,10 @@ def _step(title: str) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/demo", help="output folder (replaced)")
+    parser.add_argument("--out", default="runs/demo", help="output folder (an earlier demo's output there is replaced)")
     args = parser.parse_args(argv)
     out = Path(args.out)
-    shutil.rmtree(out, ignore_errors=True)
+    clear_output(out)
     started = time.perf_counter()
 
     t = _step(f"1/4 train {DEMO.model} on {DEMO.data} ({DEMO.epochs} epochs, {DEMO.imgsz} px, CPU)")
@@ -74,4 +91,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main, "edge-moe demo"))

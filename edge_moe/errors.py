@@ -1,4 +1,11 @@
-"""The one exception type for mistakes a user can fix (bad file, bad value, missing extra)."""
+"""The one exception type for mistakes a user can fix (bad file, bad value, missing extra).
+
+A torch-free leaf module: the runtime may import it.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Optional
 
 
 class UserError(Exception):
@@ -6,3 +13,21 @@ class UserError(Exception):
 
     The message names the file, field or value at fault and what was expected.
     """
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name when empty), for one-line errors."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:limit]
+
+
+def run_main(main: Callable[[], Optional[int]], prog: str) -> int:
+    """Runs a program's ``main``: a UserError becomes one line on stderr and exit code 2, Ctrl-C 130."""
+    try:
+        return int(main() or 0)
+    except UserError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import onnx
 from onnx import numpy_helper
 
-from edge_moe.errors import UserError
+from edge_moe.errors import UserError, first_line
 
 # ONNX operators TensorRT's ONNX parser supports (onnx-tensorrt docs/operators.md, TensorRT 8.4-10),
 # restricted to what a static-shape vision model can meet.
@@ -52,7 +52,7 @@ def check_graph(model: onnx.ModelProto, name: str, allow_if: bool = False) -> Gr
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as error:  # onnx raises ValidationError / InferenceError
-        raise ExportCheckError(f"graph {name}: onnx.checker failed: {str(error).splitlines()[0][:200]}") from None
+        raise ExportCheckError(f"graph {name}: onnx.checker failed: {first_line(error)}") from None
     check_static_shapes(model, name)
     return census(model, name, allow_if)
 

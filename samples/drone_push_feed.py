@@ -12,7 +12,7 @@ import time
 
 import cv2
 
-from edge_moe.errors import UserError
+from edge_moe.errors import run_main
 from edge_moe.runtime import Detector, PushSource, format_summary
 
 
@@ -53,7 +53,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:  # a bad source, bundle or value: one line, no traceback
-        raise SystemExit(f"error: {error}")
+    raise SystemExit(run_main(main, "drone_push_feed"))  # a bad source, bundle or value: one line, no traceback

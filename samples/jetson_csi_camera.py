@@ -7,7 +7,7 @@ the runtime says so. On a desktop, pass --source 0 (a USB camera) or a video fil
 """
 import argparse
 
-from edge_moe.errors import UserError
+from edge_moe.errors import run_main
 from edge_moe.runtime import Detector, format_summary
 
 
@@ -33,7 +33,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:  # a bad source, bundle or value: one line, no traceback
-        raise SystemExit(f"error: {error}")
+    raise SystemExit(run_main(main, "jetson_csi_camera"))  # a bad source, bundle or value: one line, no traceback

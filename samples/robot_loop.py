@@ -9,7 +9,7 @@ e-stop handler) ends the loop; the summary covers every frame processed.
 import argparse
 import signal
 
-from edge_moe.errors import UserError
+from edge_moe.errors import run_main
 from edge_moe.runtime import Detector, RetryPolicy, SourceOptions, format_summary
 
 
@@ -42,7 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:  # a bad source, bundle or value: one line, no traceback
-        raise SystemExit(f"error: {error}")
+    raise SystemExit(run_main(main, "robot_loop"))  # a bad source, bundle or value: one line, no traceback

@@ -4,7 +4,20 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["edge_moe", "edge_moe.runtime", "edge_moe.cli"])
+# edge_moe.runtime loads its public names lazily, so import the modules that do the work too.
+RUNTIME_MODULES = [
+    "edge_moe.runtime.detector",
+    "edge_moe.runtime.report",
+    "edge_moe.runtime.sinks",
+    "edge_moe.runtime.sources",
+    "edge_moe.runtime.plan",
+    "edge_moe.runtime.bundle",
+    "edge_moe.runtime.backends.select",
+    "edge_moe.runtime.backends.onnxruntime_session",
+]
+
+
+@pytest.mark.parametrize("module", ["edge_moe", "edge_moe.runtime", "edge_moe.cli", *RUNTIME_MODULES])
 def test_import_does_not_pull_torch(module):
     code = f"import sys, {module}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,7 @@
 """``python -m edge_moe.data OUT [--spec synthetic:...]``: write the synthetic set as YOLO files."""
-from edge_moe.data.synthetic import main
+import sys
 
-main()
+from edge_moe.data.synthetic import main
+from edge_moe.errors import run_main
+
+sys.exit(run_main(main, "python -m edge_moe.data"))

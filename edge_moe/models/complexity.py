@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from edge_moe.moe import MoELayer, moe_execution, moe_layers
+from edge_moe.moe import moe_execution, moe_layers
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Complexity:
         return self.base_flops + sum(sum(by_name[n].expert_flops[e] for e in ids) for n, ids in chosen.items())
 
 
-def _module_flops(module: nn.Module, inputs: tuple, output: torch.Tensor) -> float:
+def _module_flops(module: nn.Module, output: torch.Tensor) -> float:
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
         macs = output.numel() // output.shape[0] * (module.in_channels // module.groups) * kh * kw
@@ -80,7 +80,7 @@ def measure(model: nn.Module, imgsz: int) -> Complexity:
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         key = expert_prefix.get(id(module))
-        flops_of[key] = flops_of.get(key, 0.0) + _module_flops(module, inputs, output)
+        flops_of[key] = flops_of.get(key, 0.0) + _module_flops(module, output)
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     was_training = model.training

@@ -1,5 +1,7 @@
 import json
 
+import torch
+
 from edge_moe.cli import main
 from edge_moe.models import create_model
 from edge_moe.models.complexity import measure
@@ -30,10 +32,20 @@ def test_dense_baseline_has_no_inactive_compute(capsys):
 
 
 def test_flops_of_a_conv_are_counted_exactly():
-    model = create_model("yolo-pico", imgsz=64)
-    stem = model.backbone.stem.conv  # 3 -> 8 channels, 3x3, stride 2: 32x32 outputs
-    cost = measure(model, 64)
-    assert cost.flops > 2 * 8 * 32 * 32 * 3 * 9
+    class Stem(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)  # 32x32 outputs at 64 px
+            self.depthwise = torch.nn.Conv2d(8, 8, 5, padding=2, groups=8)
+            self.fc = torch.nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.fc(self.depthwise(self.conv(x)).mean(dim=(2, 3)))
+
+    cost = measure(Stem(), 64)
+    expected = 2 * (8 * 32 * 32 * 3 * 9) + 2 * (8 * 32 * 32 * 1 * 25) + 2 * (4 * 8)
+    assert cost.flops == expected and cost.layers == []
+    assert cost.params == cost.active_params == sum(p.numel() for p in Stem().parameters())
 
 
 def test_executed_flops_depend_on_the_chosen_experts():

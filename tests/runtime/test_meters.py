@@ -52,3 +52,13 @@ def test_usage_accepts_layers_the_manifest_did_not_list():
     usage = ExpertUsage([])
     usage.add(result(0, [5, 1], [0.5, 0.5]))
     assert usage.summary()["p3"]["share"] == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_latency_stats_keep_only_the_most_recent_frames():
+    stats = LatencyStats(capacity=4)
+    for inference in (100.0, 100.0, 1.0, 2.0, 3.0, 4.0):  # the two slow frames fall out of the window
+        stats.add(FrameResult(0, 0.0, Detections.empty(), [], Latency(0.0, 1.0, inference, 1.0)))
+    summary = stats.summary()
+    assert summary["inference"]["mean"] == 2.5
+    assert summary["inference"]["p50"] == float(np.percentile([1, 2, 3, 4], 50))
+    assert summary["total"]["mean"] == 4.5
