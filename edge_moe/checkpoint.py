@@ -7,30 +7,16 @@ training kept an EMA). Training adds its own resume state under ``"train_state"`
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 from edge_moe.errors import UserError
+from edge_moe.runtime.sinks.atomic import atomic_write  # the one implementation; re-exported for callers here
+
+__all__ = ["atomic_write", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
 
 FORMAT = "edge-moe-checkpoint"
 VERSION = 1
-
-
-def atomic_write(path: str | Path, write: "callable[[Path], None]") -> Path:
-    """Calls ``write(tmp_path)`` then renames into place, so readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_checkpoint(

@@ -15,7 +15,7 @@ from typing import Optional, Union
 
 from edge_moe.runtime.detector import Detector, SourceSpec
 from edge_moe.runtime.sinks import ExpertTimeline, FrameAnnotator, JsonlSink, VideoSink, WindowSink
-from edge_moe.runtime.sinks.atomic import commit, temp_path_for
+from edge_moe.runtime.sinks.atomic import atomic_write
 from edge_moe.runtime.sources import SourceOptions
 
 log = logging.getLogger("edge_moe.runtime")
@@ -110,11 +110,9 @@ def run_to_folder(model: Union[str, Path], source: SourceSpec, out_dir: Union[st
 
 
 def write_json(path: Union[str, Path], data: dict) -> Path:
-    path = Path(path)
-    temp = temp_path_for(path)
-    temp.write_text(json.dumps(data, indent=2) + "\n")
-    commit(temp, path)
-    return path
+    """Writes ``data`` as indented JSON atomically; an unwritable path is a one-line ``UserError`` naming it."""
+    text = json.dumps(data, indent=2) + "\n"
+    return atomic_write(path, lambda temp: temp.write_text(text))
 
 
 def _progress_bar(stream, max_frames: Optional[int]):

@@ -38,3 +38,14 @@ def test_weights_of_another_model_are_refused(tmp_path):
     torch.save(payload, path)
     with pytest.raises(UserError, match="weights do not match"):
         model_from_checkpoint(path)
+
+
+def test_an_unwritable_checkpoint_path_is_one_line_and_leaves_no_temp(tmp_path):
+    model = create_model("esmoe-pico", imgsz=64)
+    (tmp_path / "runs").write_text("a file, not a folder")
+    with pytest.raises(UserError, match="runs/last.pt: cannot create its folder"):
+        save_checkpoint(tmp_path / "runs" / "last.pt", model, ["a"])
+    (tmp_path / "w" / "last.pt").mkdir(parents=True)  # the target is a folder: the final rename fails
+    with pytest.raises(UserError, match=r"last.pt: cannot write"):
+        save_checkpoint(tmp_path / "w" / "last.pt", model, ["a"])
+    assert [p.name for p in (tmp_path / "w").iterdir()] == ["last.pt"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.results import FrameResult
-from edge_moe.runtime.sinks.atomic import commit, temp_path_for
+from edge_moe.runtime.sinks.atomic import commit, discard, temp_path_for
 
 
 class JsonlSink:
@@ -16,6 +16,7 @@ class JsonlSink:
         try:
             self.file = open(self.temp, "w", encoding="utf-8")
         except OSError as error:
+            discard(self.temp)
             raise UserError(f"{self.path}: cannot write ({error.strerror})") from None
         self.count = 0
 

@@ -9,7 +9,7 @@ import numpy as np
 from edge_moe.errors import UserError
 from edge_moe.runtime.results import FrameResult
 from edge_moe.runtime.sinks.annotate import short_name
-from edge_moe.runtime.sinks.atomic import commit, temp_path_for
+from edge_moe.runtime.sinks.atomic import atomic_write
 
 CHUNK = 1024
 
@@ -79,8 +79,8 @@ class ExpertTimeline:
                 bars.set_title("share of frames", fontsize=8)
         fig.colorbar(image, ax=[a[0] for a in axes], fraction=0.015, pad=0.01, label="routing weight")
         fig.suptitle(f"{title} ({self.count} frames)", fontsize=10)
-        temp = temp_path_for(path)
-        fig.savefig(temp, dpi=110, format="png")
-        plt.close(fig)
-        commit(temp, path)
+        try:
+            atomic_write(path, lambda temp: fig.savefig(temp, dpi=110, format="png"))
+        finally:
+            plt.close(fig)
         return path

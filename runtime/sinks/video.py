@@ -8,7 +8,7 @@ import numpy as np
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.preprocess import letterbox
-from edge_moe.runtime.sinks.atomic import commit, temp_path_for
+from edge_moe.runtime.sinks.atomic import commit, discard, temp_path_for
 
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
@@ -31,6 +31,8 @@ class VideoSink:
             fourcc = cv2.VideoWriter_fourcc(*FOURCC[self.path.suffix.lower()])
             self.writer = cv2.VideoWriter(str(self.temp), cv2.CAP_FFMPEG, fourcc, self.fps, self.size)
             if not self.writer.isOpened():
+                self.writer = None
+                discard(self.temp)
                 raise UserError(f"{self.path}: OpenCV cannot write this video format here")
         if (w, h) != self.size:
             image = letterbox(image, self.size[1], self.size[0], 0)[0]
@@ -38,7 +40,8 @@ class VideoSink:
         self.count += 1
 
     def close(self) -> None:
-        if self.writer is None:
+        if self.writer is None:  # no frame written (or the writer failed to open): nothing to keep
+            discard(self.temp)
             return
         self.writer.release()
         self.writer = None
