@@ -53,12 +53,21 @@ def as_bgr(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
+def interpolation(scale: float) -> int:
+    """INTER_AREA when shrinking (averages the source pixels, no aliasing), INTER_LINEAR when enlarging."""
+    return cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+
+
 def letterbox(frame: np.ndarray, height: int, width: int, pad_value: int = 114) -> tuple[np.ndarray, Letterbox]:
-    """Resizes keeping the aspect ratio and pads to (height, width), centred (as in training)."""
+    """Resizes keeping the aspect ratio and pads to (height, width), centred.
+
+    The one letterbox of the project: training, validation and the deployed runtime all call it,
+    so a model sees the same pixels in deployment as in training.
+    """
     h, w = frame.shape[:2]
     scale = min(height / h, width / w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = frame if (new_w, new_h) == (w, h) else cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    resized = frame if (new_w, new_h) == (w, h) else cv2.resize(frame, (new_w, new_h), interpolation=interpolation(scale))
     left, top = (width - new_w) // 2, (height - new_h) // 2
     canvas = cv2.copyMakeBorder(resized, top, height - new_h - top, left, width - new_w - left, cv2.BORDER_CONSTANT, value=(pad_value,) * 3)
     return canvas, Letterbox(scale, float(left), float(top), h, w)

@@ -28,27 +28,26 @@ class AugmentConfig:
 def resize_long_side(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     import cv2
 
+    from edge_moe.runtime.preprocess import interpolation
+
     h, w = image.shape[:2]
     ratio = size / max(h, w)
     if ratio != 1:
-        interp = cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR
-        image = cv2.resize(image, (max(1, round(w * ratio)), max(1, round(h * ratio))), interpolation=interp)
+        image = cv2.resize(image, (max(1, round(w * ratio)), max(1, round(h * ratio))), interpolation=interpolation(ratio))
     return image, ratio
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[float, float]]:
     """Resizes the long side to ``size`` and pads to a square with gray 114; returns ``(image, ratio, (pad_x, pad_y))``.
 
-    A pixel ``p`` of the original maps to ``p * ratio + pad`` in the letterboxed image.
+    A pixel ``p`` of the original maps to ``p * ratio + pad`` in the letterboxed image. A thin
+    wrapper over the runtime's :func:`edge_moe.runtime.preprocess.letterbox`, so training,
+    validation and deployment see the same pixels.
     """
-    import cv2
+    from edge_moe.runtime.preprocess import letterbox as fit
 
-    resized, ratio = resize_long_side(image, size)
-    h, w = resized.shape[:2]
-    pad_x, pad_y = (size - w) / 2, (size - h) / 2
-    top, left = int(round(pad_y - 0.1)), int(round(pad_x - 0.1))
-    out = cv2.copyMakeBorder(resized, top, size - h - top, left, size - w - left, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-    return out, ratio, (float(left), float(top))
+    out, box = fit(image, size, size, PAD_VALUE)
+    return out, box.scale, (box.pad_x, box.pad_y)
 
 
 def hsv_jitter(image: np.ndarray, rng: np.random.Generator, h: float, s: float, v: float) -> np.ndarray:

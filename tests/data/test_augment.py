@@ -50,3 +50,12 @@ def test_train_dataset_is_a_function_of_seed_epoch_index():
     assert torch.equal(image_a, image_b) and torch.equal(targets_a, targets_b)
     b.set_epoch(3, mosaic_on=False)
     assert not torch.equal(b[3][0], image_a)
+
+
+def test_letterbox_is_the_runtime_one():
+    from edge_moe.runtime.preprocess import letterbox as runtime_letterbox
+
+    image = np.random.default_rng(0).integers(0, 255, (97, 181, 3), dtype=np.uint8)  # shrinks by a non-integer factor
+    out, ratio, (px, py) = letterbox(image, 64)
+    canvas, box = runtime_letterbox(image, 64, 64)
+    assert np.array_equal(out, canvas) and (ratio, px, py) == (box.scale, box.pad_x, box.pad_y)
