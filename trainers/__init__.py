@@ -4,9 +4,8 @@
 ``evaluate(model, source, imgsz) -> EvalResult`` are the entry points.
 """
 from edge_moe.trainers.config import TrainConfig
-from edge_moe.trainers.predict import FrameDetections, predict_frames
 from edge_moe.trainers.schedules import DEMO, PICO_10MIN
 from edge_moe.trainers.trainer import TrainResult, train
 from edge_moe.trainers.validator import EvalResult, evaluate, format_result
 
-__all__ = ["DEMO", "PICO_10MIN", "EvalResult", "FrameDetections", "predict_frames", "TrainConfig", "TrainResult", "evaluate", "format_result", "train"]
+__all__ = ["DEMO", "PICO_10MIN", "EvalResult", "TrainConfig", "TrainResult", "evaluate", "format_result", "train"]

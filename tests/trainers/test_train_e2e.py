@@ -114,16 +114,3 @@ def test_bad_data_fails_before_anything_is_written(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "data.yaml: missing key(s) val" in err and "Traceback" not in err
     assert not out.exists()
-
-
-def test_predict_frames_reports_boxes_and_experts(straight):
-    from edge_moe.checkpoint import model_from_checkpoint
-    from edge_moe.data import render_frames
-    from edge_moe.trainers import predict_frames
-
-    model, _ = model_from_checkpoint(straight / "weights" / "best.pt")
-    frames = render_frames(2, imgsz=96)
-    (first, _) = predict_frames(model, frames, imgsz=64, conf=0.0)
-    assert first.boxes.shape[1] == 4 and len(first.boxes) == len(first.scores) == len(first.classes)
-    assert (first.boxes[:, 2] <= 96).all() and set(first.experts) == {f"backbone.moe.p{i}" for i in (2, 3, 4, 5)}
-    assert all(len(ids) == 2 for ids in first.experts.values())
