@@ -82,7 +82,10 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
     if len(boxes) <= MATRIX_NMS_MAX:  # one matrix for all classes, kept apart by an offset per class
-        offset = class_id.astype(np.float32)[:, None] * (float(np.abs(boxes).max()) + 1.0)
+        # Shifting class c by c * (coordinate range + 1) puts every class in its own disjoint span,
+        # whatever the sign of the coordinates (|boxes|.max() would let negative boxes collide).
+        span = float(boxes.max()) - float(boxes.min()) + 1.0
+        offset = class_id.astype(np.float32)[:, None] * np.float32(span)
         return nms(boxes + offset, scores, iou, max_det)
     order = np.argsort(class_id, kind="stable")  # many candidates: one small NMS per class
     starts = np.flatnonzero(np.diff(class_id[order], prepend=-1))
@@ -91,19 +94,31 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou
     return kept[np.argsort(-scores[kept], kind="stable")][:max_det]
 
 
-def postprocess(boxes: np.ndarray, scores: np.ndarray, letterbox: Letterbox, config: PostprocessConfig,
-                class_names: Sequence[str] = ()) -> Detections:
-    """boxes (1, A, 4) xyxy input pixels, scores (1, A, nc) in [0, 1] -> Detections in frame pixels."""
-    boxes, scores = boxes[0], scores[0]  # (A, 4), (A, nc)
-    candidates = np.flatnonzero((scores >= config.conf).any(axis=1))  # cheaper than a full max over classes
+def select(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float, max_det: int = 300,
+           max_candidates: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image: boxes (A, 4), scores (A, nc) -> kept boxes (D, 4), scores (D,), class ids (D,), best first.
+
+    Confidence filter (best class score >= ``conf``), the ``max_candidates`` best, class-aware NMS.
+    Boxes stay in the coordinates they came in (input pixels); validation calls this too.
+    """
+    candidates = np.flatnonzero((scores >= conf).any(axis=1))  # cheaper than a full max over classes
     if candidates.size == 0:
-        return Detections.empty(class_names)
+        return np.zeros((0, 4), boxes.dtype), np.zeros(0, scores.dtype), np.zeros(0, np.int64)
     cand_scores_all = scores[candidates]  # (N, nc)
     cand_class = cand_scores_all.argmax(axis=1)  # (N,)
     cand_scores = cand_scores_all[np.arange(len(candidates)), cand_class]  # (N,)
-    if candidates.size > config.max_candidates:
-        top = np.argpartition(-cand_scores, config.max_candidates)[: config.max_candidates]
+    if candidates.size > max_candidates:
+        top = np.argpartition(-cand_scores, max_candidates)[:max_candidates]
         candidates, cand_class, cand_scores = candidates[top], cand_class[top], cand_scores[top]
     cand_boxes = boxes[candidates]  # (N, 4)
-    keep = batched_nms(cand_boxes, cand_scores, cand_class, config.iou, config.max_det)
-    return Detections(letterbox.to_frame(cand_boxes[keep]), cand_scores[keep], cand_class[keep], class_names)
+    keep = batched_nms(cand_boxes, cand_scores, cand_class, iou, max_det)
+    return cand_boxes[keep], cand_scores[keep], cand_class[keep].astype(np.int64)
+
+
+def postprocess(boxes: np.ndarray, scores: np.ndarray, letterbox: Letterbox, config: PostprocessConfig,
+                class_names: Sequence[str] = ()) -> Detections:
+    """boxes (1, A, 4) xyxy input pixels, scores (1, A, nc) in [0, 1] -> Detections in frame pixels."""
+    kept_boxes, kept_scores, kept_class = select(boxes[0], scores[0], config.conf, config.iou, config.max_det, config.max_candidates)
+    if len(kept_scores) == 0:
+        return Detections.empty(class_names)
+    return Detections(letterbox.to_frame(kept_boxes), kept_scores, kept_class, class_names)

@@ -15,7 +15,8 @@ from edge_moe.data.loader import EvalDataset, collate_eval
 from edge_moe.data.samples import SampleSource
 from edge_moe.metrics.coco import ImagePrediction, ImageTruth, coco_metrics
 from edge_moe.metrics.routing import LayerUsage, health_warnings, specialisation
-from edge_moe.trainers.boxes import nms
+from edge_moe.runtime.postprocess import select
+from edge_moe.runtime.preprocess import Letterbox
 
 
 @dataclass
@@ -38,16 +39,9 @@ class EvalResult:
         }
 
 
-def postprocess(boxes: torch.Tensor, scores: torch.Tensor, conf: float, iou: float, max_det: int, max_candidates: int = 3000) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One image: boxes (A, 4), scores (A, C) -> kept boxes (D, 4), scores (D,), classes (D,)."""
-    best, classes = scores.max(dim=1)
-    keep = best > conf
-    boxes, best, classes = boxes[keep], best[keep], classes[keep]
-    if len(best) > max_candidates:
-        top = best.topk(max_candidates).indices
-        boxes, best, classes = boxes[top], best[top], classes[top]
-    kept = nms(boxes, best, classes, iou, max_det)
-    return boxes[kept], best[kept], classes[kept]
+def postprocess(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float, max_det: int, max_candidates: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image: boxes (A, 4), scores (A, C) -> kept boxes (D, 4), scores (D,), classes (D,); the runtime's NMS."""
+    return select(boxes, scores, conf, iou, max_det, max_candidates)
 
 
 @torch.no_grad()
@@ -80,6 +74,7 @@ def evaluate(
         x = images.to(device, non_blocking=True).float() / 255.0  # (B, 3, S, S)
         outputs, routings = model(x)
         boxes, scores = model.decode(outputs)  # (B, A, 4), (B, A, C)
+        boxes, scores = boxes.float().cpu().numpy(), scores.float().cpu().numpy()
         kept = [postprocess(boxes[b], scores[b], conf, iou, max_det) for b in range(len(indices))]
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -89,11 +84,8 @@ def evaluate(
             probs.setdefault(routing.layer, []).append(routing.probs.float().cpu().numpy())
         for b, index in enumerate(indices):
             (h, w), ratio, (px, py) = shapes[b], ratios[b], pads[b]
-            box, score, cls = (t.cpu() for t in kept[b])
-            box = ((box - torch.tensor([px, py, px, py])) / ratio).clamp(min=0)
-            box[:, [0, 2]] = box[:, [0, 2]].clamp(max=w)
-            box[:, [1, 3]] = box[:, [1, 3]].clamp(max=h)
-            predictions[index] = ImagePrediction(box.numpy(), score.numpy(), cls.numpy())
+            box, score, cls = kept[b]
+            predictions[index] = ImagePrediction(Letterbox(float(ratio), float(px), float(py), int(h), int(w)).to_frame(box), score, cls)
             labels = source.labels[index]
             truths[index] = ImageTruth(w, h, labels.classes, labels.boxes * np.array([w, h, w, h], np.float32))
             order.append(index)

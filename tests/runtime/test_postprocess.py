@@ -62,6 +62,13 @@ def test_nms_is_class_aware():
     assert batched_nms(boxes, scores, np.array([0, 0, 0]), 0.5).tolist() == [0]
 
 
+def test_class_offset_keeps_negative_boxes_apart():
+    # With an offset of |boxes|.max() + 1 = 101, class 1's [-11, -11, -1, -1] landed exactly on class 0's box.
+    boxes = np.array([[90, 90, 100, 100], [-11, -11, -1, -1]], np.float32)
+    scores = np.array([0.6, 0.9], np.float32)
+    assert batched_nms(boxes, scores, np.array([0, 1]), 0.5).tolist() == [1, 0]
+
+
 def test_postprocess_filters_suppresses_and_maps_to_the_frame():
     rng = np.random.default_rng(0)
     a, nc = 500, 4

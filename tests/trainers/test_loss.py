@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from edge_moe.models import create_model
-from edge_moe.trainers.boxes import ciou, nms, pairwise_iou
+from edge_moe.trainers.boxes import ciou
 from edge_moe.trainers.loss import DetectionLoss, dfl_loss, pad_targets
 
 
@@ -19,15 +19,6 @@ def test_ciou_hand_made_cases():
     v = 4 / math.pi**2 * (math.atan(0.5) - math.atan(1.0)) ** 2
     alpha = v / (v - 0.5 + 1)
     assert ciou(a, c).item() == pytest.approx(0.5 - alpha * v, abs=1e-6)
-
-
-def test_pairwise_iou_and_nms():
-    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 0.0, 11.0, 10.0], [20.0, 20.0, 30.0, 30.0], [0.0, 0.0, 10.0, 10.0]])
-    assert pairwise_iou(boxes[:1], boxes[2:3]).item() == 0.0
-    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
-    classes = torch.tensor([0, 0, 0, 1])  # the last box overlaps the first but is another class
-    assert nms(boxes, scores, classes, 0.5, 100).tolist() == [0, 2, 3]
-    assert nms(boxes, scores, classes, 0.5, 1).tolist() == [0]
 
 
 def test_dfl_is_minimal_at_the_target():
