@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from contextlib import contextmanager
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Optional, Union
 
 import onnx
 import torch
@@ -29,6 +28,7 @@ from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
 from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
 from edge_moe.models.detector import MoEDetector
 from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text
+from edge_moe.threads import torch_threads
 
 Source = Union[str, Path, MoEDetector]
 OPSETS = range(13, 21)
@@ -105,18 +105,6 @@ def export_bundle(
     return export_with_report(model_or_weights, out, imgsz, routing, opset, parity_count, progress, class_names=class_names).bundle
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Export work is many tiny forward passes: one thread avoids OpenMP's barrier costs, which
-    on a busy 2-core machine made each pass 15-70x slower."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
-
-
 def export_with_report(
     model_or_weights: Source,
     out: str | Path,
@@ -144,6 +132,8 @@ def export_with_report(
     out = Path(out)
     tmp = _make_temp_dir(out)
     try:
+        # Export work is many tiny forward passes: one thread avoids OpenMP's barrier costs, which
+        # on a busy 2-core machine made each pass 15-70x slower.
         with tempfile.TemporaryDirectory(prefix="edge-moe-export-") as scratch, torch_threads(1):
             lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz), progress=progress)
             reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset)

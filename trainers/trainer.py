@@ -17,10 +17,9 @@ the statistics are deliberately kept as collected: they are the ones inference u
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -30,6 +29,7 @@ from edge_moe.data import load_data
 from edge_moe.data.loader import TrainDataset, collate_train
 from edge_moe.errors import UserError
 from edge_moe.models import create_model
+from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import TrainConfig
 from edge_moe.trainers.ema import ModelEMA
 from edge_moe.trainers.loss import DetectionLoss, LossGains
@@ -86,18 +86,6 @@ def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: 
     device = resolve_device(config.device)
     with torch_threads(config.threads):
         return _train(config, saved, device, out, last_path, best_path, progress)
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Temporarily sets torch's intra-op thread count (0 leaves it alone)."""
-    previous = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path, progress: bool) -> TrainResult:

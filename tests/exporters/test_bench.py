@@ -13,7 +13,7 @@ from edge_moe.models.complexity import measure
 
 @pytest.mark.slow
 def test_bench_json_has_every_configuration(capsys):
-    from edge_moe.exporters.export import torch_threads
+    from edge_moe.threads import torch_threads
 
     with torch_threads(1):  # torch's OpenMP barriers crawl on a busy 2-core CI machine
         code = main(["bench", "esmoe-pico", "--imgsz", "64", "--iters", "3", "--warmup", "1", "--json"])

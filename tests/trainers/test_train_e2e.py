@@ -106,6 +106,14 @@ def test_resume_without_a_run(tmp_path, capsys):
     assert "nothing to resume" in capsys.readouterr().err
 
 
+def test_negative_threads_is_a_one_line_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", DATA, "--imgsz", "64", "--out", str(out), "--threads", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--threads must be >= 0" in err and "-1" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
 def test_bad_data_fails_before_anything_is_written(tmp_path, capsys):
     data = tmp_path / "data.yaml"
     data.write_text("train: images/train\nnames: [a]\n")
