@@ -136,9 +136,9 @@ def benchmark(
         raise UserError(f"iters must be >= 1, got {iters}")
     if threads < 0:
         raise UserError(f"threads must be >= 0 (0: library default), got {threads}")
-    from edge_moe.exporters.export import torch_threads
+    from edge_moe.threads import torch_threads
 
-    with torch_threads(threads or torch.get_num_threads()):
+    with torch_threads(threads):
         return _measure(source, backends, routings, imgsz, iters, warmup, workdir, progress, threads)
 
 
