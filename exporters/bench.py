@@ -89,12 +89,11 @@ def _torch_frame(model: torch.nn.Module, routing: str) -> FrameFn:
 
 
 def _plan_frame(bundle_path: Path, threads: int) -> FrameFn:
-    from edge_moe.runtime.backends.base import open_session
+    from edge_moe.runtime.backends.select import session_opener
     from edge_moe.runtime.plan import PlanExecutor
 
     bundle = load_bundle(bundle_path)
-    spin = len(bundle.graphs) == 1  # the runtime's default, see edge_moe.runtime.plan.onnxruntime_opener
-    executor = PlanExecutor(bundle, lambda name, path: open_session(path, "onnxruntime", threads=threads, spin=spin))
+    executor = PlanExecutor(bundle, session_opener(bundle, "onnxruntime", threads=threads))
     dense = bundle.routing == "dense"
 
     def frame(image: np.ndarray) -> Optional[dict[str, list[int]]]:

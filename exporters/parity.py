@@ -33,10 +33,9 @@ def torch_reference(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndar
 
 
 def run_bundle(bundle: Bundle, images: np.ndarray, precision: str = "fp32") -> list[PlanResult]:
-    from edge_moe.runtime.backends.base import open_session
+    from edge_moe.runtime.backends.select import session_opener
 
-    spin = len(bundle.graphs) == 1  # see edge_moe.runtime.plan.onnxruntime_opener
-    executor = PlanExecutor(bundle, lambda name, _: open_session(bundle.graph_path(name, precision), "onnxruntime", spin=spin))
+    executor = PlanExecutor(bundle, session_opener(bundle, "onnxruntime", precision=precision))
     return [executor(images[i : i + 1]) for i in range(len(images))]
 
 

@@ -42,19 +42,6 @@ class PlanResult:
     routing: list[LayerRouting]
 
 
-def onnxruntime_opener(bundle: Bundle) -> OpenSession:
-    """ONNX Runtime sessions for every graph of ``bundle``.
-
-    A sparse bundle runs many small graphs in turn; ORT's default spinning thread pools (one per
-    session) then burn the cores the next graph needs (measured 4x slower on a 2-core CPU), so
-    multi-graph bundles get sleeping pools.
-    """
-    from edge_moe.runtime.backends.base import open_session
-
-    spin = len(bundle.graphs) == 1
-    return lambda name, path: open_session(path, "onnxruntime", spin=spin)
-
-
 def renormalise(weights: np.ndarray, keep: int) -> np.ndarray:
     """(K,) weights -> (K,) with slots >= ``keep`` zeroed and the kept ones summing to 1."""
     out = np.zeros_like(weights)
@@ -63,11 +50,17 @@ def renormalise(weights: np.ndarray, keep: int) -> np.ndarray:
 
 
 class PlanExecutor:
-    """Runs a bundle (dense or sparse) through one :class:`GraphSession` per graph."""
+    """Runs a bundle (dense or sparse) through one :class:`GraphSession` per graph.
+
+    ``open_session`` defaults to ONNX Runtime sessions from
+    :func:`edge_moe.runtime.backends.select.session_opener`.
+    """
 
     def __init__(self, bundle: Bundle, open_session: Optional[OpenSession] = None):
+        from edge_moe.runtime.backends.select import session_opener
+
         self.bundle = bundle
-        opener = open_session or onnxruntime_opener(bundle)
+        opener = open_session or session_opener(bundle, "onnxruntime")
         self.sessions: dict[str, GraphSession] = {name: opener(name, bundle.graph_path(name)) for name in bundle.graphs}
         self.steps = bundle.plan["steps"]
         self.slot_masks: dict[str, str] = bundle.plan.get("slot_masks", {})

@@ -45,16 +45,31 @@ def choose_backend(bundle, backend: str) -> str:
     return "onnxruntime"
 
 
-def session_opener(bundle, backend: str, providers: Optional[Sequence[str]] = None, threads: int = 0) -> Opener:
-    """The ``open_session(graph_name, onnx_path)`` callable the plan executor needs."""
+def session_opener(bundle, backend: str = "onnxruntime", providers: Optional[Sequence[str]] = None, threads: int = 0,
+                   precision: str = "fp32") -> Opener:
+    """The ``open_session(graph_name, onnx_path)`` callable the plan executor needs.
+
+    ``threads``: ONNX Runtime intra-op threads (0: its default). ``precision="fp16"`` runs the bundle's FP16-weights
+    ONNX graphs instead of the FP32 ones (onnxruntime only; engines carry their own precision).
+    """
+    if precision not in ("fp32", "fp16"):
+        raise UserError(f"unknown precision {precision!r}; expected 'fp32' or 'fp16'")
     if backend == "onnxruntime":
-        # A sparse bundle runs many small graphs in turn: spinning thread pools, one per session,
-        # then fight for the cores (measured 30x slower on a busy 2-core CPU), so they sleep instead.
+        # The one place the thread-pool rule lives. A multi-graph (sparse) bundle runs many small graphs in turn, and
+        # ORT's default spinning pools, one per session, then starve the next graph of cores (measured 4-5x slower,
+        # README "Runtime"); so multi-graph bundles get sleeping pools and single-graph bundles keep spinning ones.
         spin = len(bundle.graphs) == 1
-        return lambda name, path: open_session(path, "onnxruntime", providers=providers, threads=threads, spin=spin)
+
+        def open_onnx(name: str, path: Path) -> GraphSession:
+            graph = path if precision == "fp32" else bundle.graph_path(name, precision)
+            return open_session(graph, "onnxruntime", providers=providers, threads=threads, spin=spin)
+
+        return open_onnx
     if backend == "tensorrt":
         if providers:
             raise UserError("--providers applies to the onnxruntime backend only")
+        if precision != "fp32":
+            raise UserError("precision applies to the onnxruntime backend only (a TensorRT engine has its own)")
         try:
             from edge_moe.runtime.backends.tensorrt_session import check_bundle_engines
         except ImportError as error:

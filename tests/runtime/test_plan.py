@@ -108,3 +108,26 @@ def test_bad_calls_are_user_errors(exported):
             executor(images(1)[0], top_k=0)
         with pytest.raises(UserError, match=r"shape \[1, 3, 64, 64\]"):
             executor(np.zeros((1, 3, 32, 32), np.float32))
+
+
+def test_the_default_opener_is_session_opener_with_one_thread_pool_rule(exported, monkeypatch):
+    """Multi-graph bundles get sleeping ORT pools, single-graph ones spinning pools; fp16 opens the FP16 graphs."""
+    import edge_moe.runtime.backends.select as select
+
+    _, sparse, dense = exported
+    opened = []
+
+    def fake_open(path, backend, **kwargs):
+        opened.append((path, kwargs))
+        return open_session(path, backend, **kwargs)
+
+    monkeypatch.setattr(select, "open_session", fake_open)
+    PlanExecutor(dense)
+    assert len(opened) == 1 and opened[0][1]["spin"] is True
+    opened.clear()
+    PlanExecutor(sparse, select.session_opener(sparse, "onnxruntime", threads=1, precision="fp16"))
+    assert len(opened) == len(sparse.graphs) > 1
+    assert all(kwargs["spin"] is False and kwargs["threads"] == 1 for _, kwargs in opened)
+    assert {path for path, _ in opened} == {sparse.graph_path(name, "fp16") for name in sparse.graphs}
+    with pytest.raises(UserError, match="unknown precision"):
+        select.session_opener(sparse, "onnxruntime", precision="int8")
