@@ -6,7 +6,6 @@ training kept an EMA). Training adds its own resume state under ``"train_state"`
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -79,10 +78,3 @@ def model_from_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
         )
     return model.eval(), payload
 
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

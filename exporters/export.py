@@ -27,7 +27,7 @@ from edge_moe.exporters.lowering import routed_layers
 from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
 from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
 from edge_moe.models.detector import MoEDetector
-from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text
+from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text, sha256_of
 from edge_moe.threads import torch_threads
 
 Source = Union[str, Path, MoEDetector]
@@ -65,7 +65,7 @@ class ExportReport:
 
 def resolve_source(source: Source) -> tuple[MoEDetector, list[str], dict[str, Any]]:
     """(model in eval, class names, source record) from a model, a checkpoint path or a zoo name."""
-    from edge_moe.checkpoint import file_sha256, model_from_checkpoint
+    from edge_moe.checkpoint import model_from_checkpoint
     from edge_moe.models import create_model, list_models
 
     if isinstance(source, MoEDetector):
@@ -74,7 +74,7 @@ def resolve_source(source: Source) -> tuple[MoEDetector, list[str], dict[str, An
     path = Path(source)
     if path.is_file() or str(source).endswith(".pt"):
         model, payload = model_from_checkpoint(path)
-        return model, list(payload["class_names"]), {"checkpoint": path.name, "checkpoint_sha256": file_sha256(path)}
+        return model, list(payload["class_names"]), {"checkpoint": path.name, "checkpoint_sha256": sha256_of(path)}
     if str(source) in list_models():
         model = create_model(str(source)).eval()
         return model, [f"class{i}" for i in range(model.num_classes)], {"zoo": str(source), "weights": "initialised (untrained)"}

@@ -182,12 +182,13 @@ def test_failed_check_leaves_nothing_and_keeps_the_old_bundle(tmp_path, monkeypa
 
 
 def test_checkpoint_export_records_its_hash(tmp_path):
-    from edge_moe.checkpoint import file_sha256, save_checkpoint
+    from edge_moe.checkpoint import save_checkpoint
+    from edge_moe.runtime.bundle import sha256_of
     from edge_moe.models import create_model
 
     weights = save_checkpoint(tmp_path / "w.pt", create_model("yolo-pico"), ["cat", "dog", "bird"])
     export_with_report(str(weights), tmp_path / "b", imgsz=64, parity_count=1)
     bundle = load_bundle(tmp_path / "b")
     assert bundle.class_names == ["cat", "dog", "bird"]
-    assert bundle.manifest["source"]["checkpoint_sha256"] == file_sha256(weights)
+    assert bundle.manifest["source"]["checkpoint_sha256"] == sha256_of(weights)
     assert np.isclose(bundle.manifest["input"]["scale"], 1 / 255)
