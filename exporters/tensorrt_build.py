@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from edge_moe.checkpoint import atomic_write
 from edge_moe.errors import UserError
 from edge_moe.exporters.engine_policy import (
     Device, EngineJob, Precision, default_timing_cache, engine_metadata, pin_to_fp32, plan_builds, precision_policy,
     validation_warning,
 )
 from edge_moe.runtime.bundle import MANIFEST, load_bundle, manifest_text, sha256_of
+from edge_moe.runtime.sinks.atomic import atomic_write
 
 INSTALL_HINT = ("TensorRT is not installed: on a Jetson it ships with JetPack (use the system python3), "
                 "on a desktop GPU `pip install 'edge-moe[tensorrt]'` (tensorrt + cuda-python)")
@@ -47,19 +47,21 @@ def import_tensorrt():
 
 
 def current_device(trt) -> Device:
-    """TensorRT version, GPU name and compute capability of CUDA device 0."""
+    """TensorRT version, GPU name and compute capability of CUDA device 0.
+
+    The GPU name comes from the runtime's ``gpu_name`` (the string the runtime's engine check compares with).
+    """
     try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        try:
-            from cuda import cudart
-        except ImportError:
-            raise UserError("cuda-python is not installed: `pip install 'edge-moe[tensorrt]'` (it comes with JetPack's TensorRT wheels too)") from None
-    error, props = cudart.cudaGetDeviceProperties(0)
-    if error != cudart.cudaError_t.cudaSuccess:
-        raise UserError(f"no usable CUDA GPU ({cudart.cudaGetErrorName(error)[1]}); TensorRT engines are built on the GPU that will run them")
-    name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
-    return Device(trt.__version__, name.rstrip("\x00"), f"{props.major}.{props.minor}")
+        from edge_moe.runtime.backends.tensorrt_session import compute_capability, gpu_name
+    except ImportError as error:
+        if (error.name or "").startswith("tensorrt"):
+            raise UserError(INSTALL_HINT) from None
+        raise UserError("cuda-python is not installed: `pip install 'edge-moe[tensorrt]'` (it comes with JetPack's TensorRT wheels too)") from None
+    try:
+        name, capability = gpu_name(0), compute_capability(0)
+    except RuntimeError as error:  # tensorrt_session._check: "CUDA error <name>"
+        raise UserError(f"no usable CUDA GPU ({error}); TensorRT engines are built on the GPU that will run them") from None
+    return Device(trt.__version__, name, capability)
 
 
 def build_one(trt, onnx_path: Path, precision: Precision, workspace_mib: int, timing_cache: Path) -> bytes:

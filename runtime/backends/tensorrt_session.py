@@ -34,10 +34,24 @@ def _check(result):
 
 
 @lru_cache(maxsize=None)
+def _device_properties(device: int):
+    return _check(cudart.cudaGetDeviceProperties(device))
+
+
 def gpu_name(device: int = 0) -> str:
-    props = _check(cudart.cudaGetDeviceProperties(device))
-    name = props.name
+    """The CUDA device's name, as engines record it (``edge-moe build-engine``) and ``check_engine`` compares it.
+
+    The one place it is read: the exporter's ``current_device`` calls this too, so the strings always match.
+    Raises RuntimeError when there is no usable CUDA device.
+    """
+    name = _device_properties(device).name
     return (name.decode() if isinstance(name, bytes) else str(name)).rstrip("\x00")
+
+
+def compute_capability(device: int = 0) -> str:
+    """``"major.minor"`` of the CUDA device (e.g. ``"8.7"`` on Orin)."""
+    props = _device_properties(device)
+    return f"{props.major}.{props.minor}"
 
 
 def check_bundle_engines(bundle) -> dict[str, Path]:

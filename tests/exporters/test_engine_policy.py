@@ -146,3 +146,56 @@ def test_build_engines_on_a_gpu(tmp_path):
         check_engine(bundle, name, report.device.tensorrt, report.device.gpu)
     again = build_engines(bundle_path, fp16=True, timing_cache=tmp_path / "timing.cache", validate_frames=0, progress=False)
     assert again.built == [] and len(again.reused) == len(bundle.graphs)
+
+
+@pytest.fixture
+def fake_tensorrt(monkeypatch):
+    """Stand-in ``tensorrt`` and ``cuda-python`` modules (a machine without them) and a fresh tensorrt_session."""
+    import sys
+    import types
+
+    import edge_moe.runtime.backends as backends
+
+    class Props:
+        name, major, minor = b"Orin\x00\x00", 8, 7
+
+    cudart = types.SimpleNamespace(
+        cudaError_t=types.SimpleNamespace(cudaSuccess=0),
+        cudaGetErrorName=lambda error: (0, b"cudaErrorNoDevice"),
+        cudaGetDeviceProperties=lambda device: (0, Props()),
+    )
+    trt = types.SimpleNamespace(__version__="10.3.0", Logger=type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None}))
+    cuda = types.ModuleType("cuda")
+    bindings = types.ModuleType("cuda.bindings")
+    bindings.runtime = cudart
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    monkeypatch.setitem(sys.modules, "cuda", cuda)
+    monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cudart)
+    name = "edge_moe.runtime.backends.tensorrt_session"
+    saved = sys.modules.pop(name, None)
+    yield trt, cudart
+    sys.modules.pop(name, None)
+    if hasattr(backends, "tensorrt_session"):
+        delattr(backends, "tensorrt_session")
+    if saved is not None:
+        sys.modules[name] = saved
+        backends.tensorrt_session = saved
+
+
+def test_current_device_reads_the_gpu_name_the_runtime_compares(fake_tensorrt):
+    from edge_moe.exporters.tensorrt_build import current_device
+    from edge_moe.runtime.backends import tensorrt_session
+
+    trt, cudart = fake_tensorrt
+    assert current_device(trt) == Device("10.3.0", "Orin", "8.7")
+    assert tensorrt_session.gpu_name() == current_device(trt).gpu  # one function: the engine check cannot drift
+
+
+def test_current_device_without_a_gpu_is_one_line(fake_tensorrt):
+    from edge_moe.exporters.tensorrt_build import current_device
+
+    trt, cudart = fake_tensorrt
+    cudart.cudaGetDeviceProperties = lambda device: (100, None)
+    with pytest.raises(UserError, match=r"^no usable CUDA GPU \(CUDA error cudaErrorNoDevice\); TensorRT engines"):
+        current_device(trt)
