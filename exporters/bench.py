@@ -103,6 +103,25 @@ def _plan_frame(bundle_path: Path, threads: int) -> FrameFn:
     return frame
 
 
+def _bundle_model(bundle) -> torch.nn.Module:
+    """The model a bundle was exported from, rebuilt from its manifest's ``config`` (to count executed compute).
+
+    ``config`` is not one of the manifest fields the runtime needs (``MANIFEST_KEYS``), so a bundle may lack it.
+    """
+    from edge_moe.models import detector_from_config
+    from edge_moe.runtime.bundle import MANIFEST
+
+    where = bundle.root / MANIFEST
+    config = bundle.manifest.get("config")
+    if not isinstance(config, dict):
+        raise UserError(f"{where}: no model 'config' field (bench needs it to count executed compute); "
+                        "re-export the bundle, or bench the model or checkpoint it came from")
+    try:
+        return detector_from_config(config).eval()
+    except (TypeError, ValueError, KeyError) as error:
+        raise UserError(f"{where}: invalid model 'config' field: {error}") from None
+
+
 def _frame_cost(cost: Complexity, chosen: Optional[dict[str, list[int]]]) -> tuple[float, float]:
     """(params, FLOPs) executed on one frame."""
     if chosen is None:
@@ -156,9 +175,7 @@ def _measure(
             bundle = load_bundle(source_path)
             if "torch" in backends or any(r != bundle.routing for r in routings):
                 raise UserError(f"{source}: a bundle benchmarks only on onnxruntime with its own routing ({bundle.routing}); pass a model or checkpoint to compare")
-            from edge_moe.models import detector_from_config
-
-            model = detector_from_config(bundle.manifest["config"]).eval()
+            model = _bundle_model(bundle)
             imgsz = bundle.input_size[0]
             frames[("onnxruntime", bundle.routing)] = _plan_frame(source_path, threads)
             name = bundle.model

@@ -43,3 +43,21 @@ def test_bench_bundle_and_bad_requests(pico_bundles, capsys):
     assert code == 2 and "unknown backend/routing ['magic']" in capsys.readouterr().err
     code = main(["bench", "esmoe-pico", "--imgsz", "100", "--backend", "torch"])
     assert code == 2 and "multiple of 32" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", [None, {"name": "esmoe-pico", "bogus": 1}])
+def test_bench_bundle_without_a_usable_config_is_one_line(pico_bundles, tmp_path, capsys, config):
+    import shutil
+
+    bundle = tmp_path / "b"
+    shutil.copytree(pico_bundles["dense"], bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    if config is None:
+        del manifest["config"]  # not a field the runtime needs: the bundle still loads
+    else:
+        manifest["config"] = config
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    code = main(["bench", str(bundle), "--iters", "1", "--warmup", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "manifest.json" in err and "'config'" in err
