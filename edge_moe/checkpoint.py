@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from edge_moe.errors import UserError
+from edge_moe.errors import UserError, first_line
 from edge_moe.runtime.sinks.atomic import atomic_write  # the one implementation; re-exported for callers here
 
 __all__ = ["atomic_write", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
@@ -49,8 +49,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and torch errors all mean "not a checkpoint"
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path}: not an edge-moe checkpoint (torch.load failed: {first_line[:160]})") from None
+        raise UserError(f"{path}: not an edge-moe checkpoint (torch.load failed: {first_line(error, 160)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path}: not an edge-moe checkpoint (expected a dict with format={FORMAT!r})")
     if payload.get("version") != VERSION:

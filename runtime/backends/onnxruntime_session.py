@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from edge_moe.errors import UserError
+from edge_moe.errors import UserError, first_line
 from edge_moe.runtime.backends.base import GraphSession
 
 # Preferred order when the caller does not choose; only the available ones are used.
@@ -37,7 +37,7 @@ class OnnxRuntimeSession(GraphSession):
         try:
             self.session = ort.InferenceSession(str(path), options, providers=pick_providers(providers))
         except Exception as error:  # ORT raises its own exception types for invalid graphs
-            raise UserError(f"{path}: ONNX Runtime could not load the graph: {str(error).splitlines()[0][:200]}") from None
+            raise UserError(f"{path}: ONNX Runtime could not load the graph: {first_line(error)}") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.providers = self.session.get_providers()
