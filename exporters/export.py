@@ -26,6 +26,7 @@ from edge_moe.exporters.graphs import ROUTINGS, Lowered, lower
 from edge_moe.exporters.lowering import routed_layers
 from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
 from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
+from edge_moe.models.config import check_imgsz
 from edge_moe.models.detector import MoEDetector
 from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text, sha256_of
 from edge_moe.threads import torch_threads
@@ -82,9 +83,7 @@ def resolve_source(source: Source) -> tuple[MoEDetector, list[str], dict[str, An
 
 
 def validate_options(model: MoEDetector, imgsz: int, routing: str, opset: int) -> None:
-    largest = max(model.config.strides)
-    if not isinstance(imgsz, int) or imgsz <= 0 or imgsz % largest:
-        raise UserError(f"imgsz must be a positive multiple of {largest} (the largest stride), got {imgsz!r}")
+    check_imgsz(imgsz, max(model.config.strides))
     if routing not in ROUTINGS:
         raise UserError(f"routing must be one of {list(ROUTINGS)}, got {routing!r}")
     if opset not in OPSETS:

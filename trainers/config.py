@@ -6,6 +6,7 @@ from typing import Any
 
 from edge_moe.data.augment import AugmentConfig
 from edge_moe.errors import UserError
+from edge_moe.models.config import check_imgsz
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,7 @@ class TrainConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise UserError(f"--{key} must be a positive integer, got {value!r}")
-        if self.imgsz % 32:
-            raise UserError(f"--imgsz must be a multiple of 32 (the largest stride), got {self.imgsz}")
+        check_imgsz(self.imgsz, name="--imgsz")
         if self.optimizer not in ("sgd", "adamw"):
             raise UserError(f"--optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.workers < 0:

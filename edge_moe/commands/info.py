@@ -51,23 +51,19 @@ def _build(args: argparse.Namespace) -> Any:
         overrides["num_classes"] = args.num_classes
     if args.imgsz is not None:
         overrides["imgsz"] = args.imgsz
-    try:
-        return create_model(args.model, **overrides)
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    return create_model(args.model, **overrides)  # a bad value is a ConfigError, a one-line UserError
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edge_moe.errors import UserError
+    from edge_moe.models.config import check_imgsz
 
     if Path(args.model).is_dir():
         return _bundle_run(args)
     model = _build(args)
-    largest = max(model.config.strides)
-    if args.imgsz is not None and (args.imgsz <= 0 or args.imgsz % largest):
-        raise UserError(f"--imgsz must be a positive multiple of {largest} (the largest stride), got {args.imgsz}")
+    if args.imgsz is not None:
+        check_imgsz(args.imgsz, max(model.config.strides), "--imgsz")
     info = model_info(model, args.imgsz)
     if args.json:
         print(json.dumps(info, indent=2))

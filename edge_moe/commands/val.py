@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_moe.checkpoint import model_from_checkpoint
     from edge_moe.data import load_data
     from edge_moe.errors import UserError
+    from edge_moe.models.config import check_imgsz
     from edge_moe.moe import moe_execution
     from edge_moe.trainers import evaluate, format_result
     from edge_moe.trainers.trainer import resolve_device
@@ -28,8 +29,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model, payload = model_from_checkpoint(args.weights)
     imgsz = args.imgsz or model.config.imgsz
-    if imgsz <= 0 or imgsz % 32:
-        raise UserError(f"--imgsz must be a positive multiple of 32, got {imgsz}")
+    check_imgsz(imgsz, max(model.config.strides), "--imgsz")
     data = load_data(args.data, splits=("val",))
     if len(data.names) != model.num_classes:
         raise UserError(

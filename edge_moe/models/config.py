@@ -8,13 +8,26 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Optional
 
+from edge_moe.errors import UserError
+
 ExpertType = Literal["dwsep", "bottleneck"]
 STRIDES = (8, 16, 32)
 
 
+class ConfigError(UserError, ValueError):
+    """A config value out of its range: a ValueError for Python callers, a one-line error for the CLI."""
+
+
 def _positive(name: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
+        raise ConfigError(f"{name} must be a positive integer (>= 1), got {value!r}")
+
+
+def check_imgsz(imgsz: Any, largest_stride: int = max(STRIDES), name: str = "imgsz") -> None:
+    """The one input-size rule (model configs, train, val, info, export): a positive multiple of the largest stride."""
+    _positive(name, imgsz)
+    if imgsz % largest_stride:
+        raise ConfigError(f"{name} must be a positive multiple of {largest_stride} (the largest stride), got {imgsz}")
 
 
 @dataclass(frozen=True)
@@ -37,14 +50,14 @@ class MoEConfig:
         _positive("moe.experts", self.experts)
         _positive("moe.top_k", self.top_k)
         if self.top_k > self.experts:
-            raise ValueError(f"moe.top_k must be in [1, {self.experts}] (moe.experts), got {self.top_k}")
+            raise ConfigError(f"moe.top_k must be in [1, {self.experts}] (moe.experts), got {self.top_k}")
         if self.expert_type not in ("dwsep", "bottleneck"):
-            raise ValueError(f"moe.expert_type must be 'dwsep' or 'bottleneck', got {self.expert_type!r}")
+            raise ConfigError(f"moe.expert_type must be 'dwsep' or 'bottleneck', got {self.expert_type!r}")
         bad = [s for s in self.stages if s not in (2, 3, 4, 5)]
         if bad or len(set(self.stages)) != len(self.stages):
-            raise ValueError(f"moe.stages must be distinct values in 2..5, got {self.stages}")
+            raise ConfigError(f"moe.stages must be distinct values in 2..5, got {self.stages}")
         if not self.kernel_sizes or any(k <= 0 or k % 2 == 0 for k in self.kernel_sizes):
-            raise ValueError(f"moe.kernel_sizes must be odd positive integers, got {self.kernel_sizes}")
+            raise ConfigError(f"moe.kernel_sizes must be odd positive integers, got {self.kernel_sizes}")
 
 
 @dataclass(frozen=True)
@@ -69,16 +82,11 @@ class DetectorConfig:
 
     def __post_init__(self) -> None:
         _positive("num_classes", self.num_classes)
-        _positive("imgsz", self.imgsz)
-        largest = max(self.strides)
-        if self.imgsz % largest:
-            raise ValueError(
-                f"imgsz must be a positive multiple of {largest} (the largest stride), got {self.imgsz}"
-            )
+        check_imgsz(self.imgsz, max(self.strides))
         if len(self.widths) != 5:
-            raise ValueError(f"widths must have 5 entries (P1..P5 channels), got {self.widths}")
+            raise ConfigError(f"widths must have 5 entries (P1..P5 channels), got {self.widths}")
         if len(self.depths) != 4:
-            raise ValueError(f"depths must have 4 entries (P2..P5 repeats), got {self.depths}")
+            raise ConfigError(f"depths must have 4 entries (P2..P5 repeats), got {self.depths}")
         for i, width in enumerate(self.widths):
             _positive(f"widths[{i}]", width)
         for i, depth in enumerate(self.depths):
@@ -86,7 +94,7 @@ class DetectorConfig:
         _positive("neck_depth", self.neck_depth)
         _positive("reg_max", self.reg_max)
         if self.strides != STRIDES:
-            raise ValueError(f"strides must be {STRIDES} (P3-P5 heads), got {self.strides}")
+            raise ConfigError(f"strides must be {STRIDES} (P3-P5 heads), got {self.strides}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, so a checkpoint loads with ``torch.load(weights_only=True)``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any
 
-from edge_moe.models.config import DetectorConfig, MoEConfig
+from edge_moe.models.config import ConfigError, DetectorConfig, MoEConfig
 from edge_moe.models.detector import MoEDetector
 from edge_moe.models.registry import register_model
 
@@ -28,7 +28,7 @@ def _create_detector(name: str, base: DetectorConfig, preset_moe: MoEConfig, **o
         known = {f.name for f in fields(fields_of)} - {"name", "moe"}
         unknown = sorted(set(given) - known)
         if unknown:
-            raise ValueError(f"unknown {fields_of.__name__} field(s) {unknown} for {name}; allowed: {sorted(known)}")
+            raise ConfigError(f"unknown {fields_of.__name__} field(s) {unknown} for {name}; allowed: {sorted(known)}")
     cfg = replace(base, name=name, moe=replace(preset_moe, **moe_overrides), **overrides)
     return MoEDetector(cfg)
 
