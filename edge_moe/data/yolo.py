@@ -16,8 +16,8 @@ from typing import Any
 from edge_moe.data.labels import parse_label_file
 from edge_moe.data.samples import FileSource
 from edge_moe.errors import UserError
+from edge_moe.runtime.sources.files import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 REQUIRED_KEYS = ("train", "val", "names")
 
 

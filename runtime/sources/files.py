@@ -15,7 +15,7 @@ from edge_moe.runtime.sources.capture import open_capture
 
 log = logging.getLogger("edge_moe.runtime")
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")  # what cv2.imread reads; training data uses it too
 
 
 class VideoFileSource(Source):
