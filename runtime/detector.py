@@ -57,7 +57,7 @@ class Detector:
         self.backend = choose_backend(self.bundle, backend)
         self.executor = PlanExecutor(self.bundle, open_session=session_opener(self.bundle, self.backend, providers, threads))
         if top_k is not None:
-            self.executor._keep(top_k)  # validates K' against the exported K, with the executor's message
+            self.executor.top_k_per_layer(top_k)  # validates K' against the exported K, with the executor's message
         self.top_k = top_k
         self.spec = input_spec(self.bundle)
         self.class_names = self.bundle.class_names

@@ -75,7 +75,7 @@ class PlanExecutor:
     def __call__(self, images: np.ndarray, top_k: Optional[int] = None) -> PlanResult:
         if images.shape != self.input_shape:
             raise UserError(f"plan input must have shape {list(self.input_shape)}, got {list(images.shape)}")
-        keep = self._keep(top_k)
+        keep = self.top_k_per_layer(top_k)
         env: dict[str, np.ndarray] = {"images": np.ascontiguousarray(images, dtype=np.float32)}
         for layer in self.layers:
             if layer["name"] in self.slot_masks:
@@ -91,11 +91,12 @@ class PlanExecutor:
         for layer in self.layers:
             name, k = layer["name"], keep[layer["name"]]
             ids = env[f"{name}.ids"].reshape(-1)[:k].astype(np.int64)
-            weights = env[f"{name}.weights"].reshape(-1)[:k].astype(np.float32)
-            routing.append(LayerRouting(name, ids, weights / weights.sum()))
+            weights = renormalise(env[f"{name}.weights"].reshape(-1).astype(np.float32), k)[:k]
+            routing.append(LayerRouting(name, ids, weights))
         return PlanResult(env["boxes"], env["scores"], routing)
 
-    def _keep(self, top_k: Optional[int]) -> dict[str, int]:
+    def top_k_per_layer(self, top_k: Optional[int]) -> dict[str, int]:
+        """K' per MoE layer (the exported K when ``top_k`` is None); a K' out of range is a UserError."""
         if top_k is None:
             return {layer["name"]: layer["top_k"] for layer in self.layers}
         if not self.layers:
