@@ -185,7 +185,7 @@ def write_bundle(
             save_graph(to_fp16(graph.model), root / relative16)
             extra["fp16"] = graph_entry(root, relative16)
         graphs[graph.name] = graph_entry(root, relative, extra)
-    layers = [layer for _, layer in routed_layers(model)]
+    layers = routed_layers(model)
     boxes = next(o for g in lowered.graphs for o in g.outputs if o["name"] == "boxes")
     manifest = {
         "format": FORMAT,

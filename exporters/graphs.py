@@ -1,4 +1,4 @@
-"""Builds the ONNX graphs and the execution plan of one routing lowering of a detector."""
+"""Builds the ONNX graphs and the execution plan of one routing lowering of a model (any family)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +10,6 @@ from torch import Tensor
 
 from edge_moe.exporters.lowering import Combine, DenseGraph, Expert, Segment, routed_layers, segment_specs
 from edge_moe.exporters.onnx_graph import export_graph
-from edge_moe.models.detector import MoEDetector
 
 ROUTINGS = ("sparse", "dense")
 
@@ -47,17 +46,17 @@ def _graph(name: str, module: torch.nn.Module, env: dict[str, Tensor], inputs: l
 
 
 def lower(
-    model: MoEDetector, routing: str, imgsz: int, opset: int, metadata: dict[str, str], combine: Combine = "slots", progress: bool = False
+    model: torch.nn.Module, routing: str, imgsz: int, opset: int, metadata: dict[str, str], combine: Combine = "slots", progress: bool = False
 ) -> Lowered:
     """The graphs of ``routing`` ("sparse": segmented, "dense": one graph) and their plan."""
     from tqdm import tqdm
 
     model = model.eval()
     images = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))  # (1, 3, H, W)
-    layers = [layer for _, layer in routed_layers(model)]
+    layers = routed_layers(model)
     if routing == "dense" or not layers:
         module = DenseGraph(model)
-        env = {"images": images, **{n: torch.ones(1, l.top_k) for n, l in zip(module.input_names[1:], layers)}}
+        env = {"images": images, **{f"{l.name}.slot_mask": torch.ones(1, l.top_k) for l in layers}}
         graph = _graph("model", module, env, module.input_names, module.output_names, opset, metadata)
         plan = {"steps": [{"run": "model"}], "slot_masks": {l.name: f"{l.name}.slot_mask" for l in layers}}
         return Lowered(routing, "dense", [graph], plan)

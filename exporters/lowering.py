@@ -1,8 +1,10 @@
-"""Routing lowerings of an MoE detector into static-shape torch modules, one per ONNX graph.
+"""Routing lowerings of any MoE model into static-shape torch modules, one per ONNX graph.
 
-The backbone is cut at every MoE layer. A *segment* runs from the output of one MoE layer (or the
-image) to the input of the next MoE layer, where it also runs the router and returns the top-K ids
-and renormalised weights; the last segment runs the neck, the head and the box decoding.
+Every model family describes its forward once as a :class:`~edge_moe.models.program.Program`; the
+lowerings cut that program at every MoE layer. A *segment* runs from the output of one MoE layer (or
+the image) to the input of the next MoE layer, where it also runs the router and returns the top-K
+ids and renormalised weights; the last segment runs the rest and the deployment steps (a detector's
+box decoding, a classifier's softmax).
 
 - sparse (segmented): segments + one graph per expert; the runtime's plan runs the K experts the
   router chose and feeds their outputs (``y0..y{K-1}``) and weights into the next segment, which
@@ -13,8 +15,9 @@ and renormalised weights; the last segment runs the neck, the head and the box d
 
 Tensor names shared by graphs and the plan: ``{layer}.x`` (MoE input), ``{layer}.ids`` (1, K)
 int64, ``{layer}.weights`` (1, K) float32, ``{layer}.y{k}`` (expert output of slot k),
-``{layer}.mixed`` (weighted sum of expert outputs), ``{layer}.slot_mask``, carried backbone
-features ``p3``/``p4``, and ``images`` / ``boxes`` / ``scores``.
+``{layer}.mixed`` (weighted sum of expert outputs), ``{layer}.slot_mask``, carried tensors under
+their program names (a detector's ``p3``/``p4``), the program inputs (``images``) and deployment
+outputs (``boxes`` / ``scores``, ``logits`` / ``probs``).
 """
 from __future__ import annotations
 
@@ -23,67 +26,63 @@ from typing import Literal, Optional
 
 from torch import Tensor, nn
 
-from edge_moe.models.detector import MoEDetector
+from edge_moe.models.program import Program, collect, live_after
 from edge_moe.moe import MoELayer, Routing, moe_execution
+from edge_moe.moe.layer import per_row
 
 Combine = Literal["slots", "mixed"]
-STAGES = (2, 3, 4, 5)
 
 
 @dataclass
 class SegmentSpec:
-    """What one segment consumes and produces (names as in the module docstring)."""
+    """What one segment consumes and produces (names as in the module docstring).
+
+    The segment runs program steps ``start`` .. ``stop - 1``; before them it finishes the MoE step
+    ``start - 1`` (``after``), after them it routes the MoE step ``stop`` (``until``) or, for the last
+    segment, runs the program's deployment steps.
+    """
 
     index: int
-    after: Optional[str]  # MoE layer whose output this segment starts from (None: the image)
-    until: Optional[str]  # MoE layer whose input and routing it ends with (None: the head)
+    after: Optional[str]  # MoE layer whose output this segment starts from (None: the program inputs)
+    until: Optional[str]  # MoE layer whose input and routing it ends with (None: the deployment outputs)
+    start: int = 0
+    stop: int = 0
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
 
 
-def routed_layers(model: MoEDetector) -> list[tuple[int, MoELayer]]:
-    """(stage, layer) for every routed MoE layer of the backbone, in forward order."""
-    blocks = model.backbone.moe
-    return [(s, blocks[f"p{s}"]) for s in STAGES if f"p{s}" in blocks and isinstance(blocks[f"p{s}"], MoELayer)]
+def routed_layers(model: nn.Module) -> list[MoELayer]:
+    """Every routed MoE layer of the model's program, in forward order."""
+    return model.program().moe_layers
 
 
 class Segment(nn.Module):
-    """Backbone (and at the end neck + head + decoding) between two MoE layers."""
+    """The program's steps between two MoE layers (the last one also runs the deployment steps)."""
 
-    def __init__(self, model: MoEDetector, spec: SegmentSpec, combine: Combine = "slots"):
+    def __init__(self, model: nn.Module, spec: SegmentSpec, combine: Combine = "slots"):
         super().__init__()
         self.model = model
+        self.program: Program = model.program()
         self.spec = spec
         self.combine = combine
-        self.layers = {layer.name: (stage, layer) for stage, layer in routed_layers(model)}
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
-        named = dict(zip(self.spec.inputs, inputs))
-        backbone = self.model.backbone
-        if self.spec.after is None:
-            x = backbone.stem(named["images"])  # (1, w0, H/2, W/2)
-            first_stage = 2
+        env = dict(zip(self.spec.inputs, inputs))
+        steps = self.program.steps
+        if self.spec.after is not None:
+            step = steps[self.spec.start - 1]
+            env[step.outputs[0]] = finish_moe(step.moe, env, self.combine)
+        for step in steps[self.spec.start : self.spec.stop]:
+            step.run(env)
+        if self.spec.until is None:
+            for step in self.program.deploy:
+                step.run(env)
         else:
-            stage, layer = self.layers[self.spec.after]
-            x = finish_moe(layer, named, self.combine)
-            first_stage = stage + 1
-        features = {name: named[name] for name in ("p3", "p4") if name in named}
-        if self.spec.after is not None and stage >= 3:
-            features[f"p{stage}"] = x
-        for stage in range(first_stage, 6):
-            x = backbone.stages[stage - 2](x)  # (1, w[stage-1], H/2^stage, W/2^stage)
-            block = backbone.moe[f"p{stage}"] if f"p{stage}" in backbone.moe else None
-            if isinstance(block, MoELayer):
-                routing = block.route(x)
-                values = {**features, f"{block.name}.x": x, f"{block.name}.ids": routing.ids, f"{block.name}.weights": routing.weights}
-                return tuple(values[name] for name in self.spec.outputs)
-            if block is not None:
-                x = block(x)
-            if stage >= 3:
-                features[f"p{stage}"] = x
-        outputs = self.model.head(self.model.neck(features["p3"], features["p4"], features["p5"]))
-        boxes, scores = self.model.decode(outputs)  # (1, A, 4), (1, A, nc)
-        return boxes, scores
+            step = steps[self.spec.stop]
+            layer, x = step.moe, env[step.inputs[0]]
+            routing = layer.route(x)
+            env.update({f"{layer.name}.x": x, f"{layer.name}.ids": routing.ids, f"{layer.name}.weights": routing.weights})
+        return collect(env, self.spec.outputs)
 
 
 def finish_moe(layer: MoELayer, named: dict[str, Tensor], combine: Combine) -> Tensor:
@@ -95,7 +94,8 @@ def finish_moe(layer: MoELayer, named: dict[str, Tensor], combine: Combine) -> T
         weights = named[f"{layer.name}.weights"]  # (1, K)
         mixed = 0
         for k in range(layer.top_k):
-            mixed = mixed + named[f"{layer.name}.y{k}"] * weights[:, k].view(1, 1, 1, 1)
+            y = named[f"{layer.name}.y{k}"]  # (1, ...) any rank
+            mixed = mixed + y * per_row(weights[:, k], y)
     y = layer.post(mixed)
     return x + y if layer.residual else y
 
@@ -111,25 +111,31 @@ class Expert(nn.Module):
         return self.expert(x)
 
 
-def segment_specs(model: MoEDetector, combine: Combine = "slots") -> list[SegmentSpec]:
-    """The segments of ``model`` with their input and output tensor names."""
-    layers = routed_layers(model)
+def segment_specs(model: nn.Module, combine: Combine = "slots") -> list[SegmentSpec]:
+    """The segments of ``model``'s program, cut at its MoE layers, with their input and output tensor names.
+
+    A segment's inputs are the tensors live across the cut before it (produced earlier, read later)
+    plus the previous MoE layer's input and expert outputs; its outputs are the tensors it produces
+    that are live across the next cut, plus that MoE layer's input, ids and weights.
+    """
+    program = model.program()
+    cuts = program.moe_steps()
     specs = []
-    known: list[str] = []  # backbone features P3/P4 finished so far, carried to the head
-    previous: Optional[tuple[int, MoELayer]] = None
-    for index in range(len(layers) + 1):
-        end_stage, layer = layers[index] if index < len(layers) else (6, None)
-        inputs = ["images"] if previous is None else known + moe_inputs(previous[1], combine)
-        first = 2 if previous is None else previous[0]  # the previous MoE layer's stage ends here
-        finished = [f"p{s}" for s in range(max(first, 3), end_stage)]  # produced here, needed by the head
-        known = known + finished
-        if layer is None:
-            outputs = ["boxes", "scores"]
+    for index in range(len(cuts) + 1):
+        previous = program.steps[cuts[index - 1]].moe if index else None
+        layer = program.steps[cuts[index]].moe if index < len(cuts) else None
+        if previous is None:
+            inputs = list(program.inputs)
         else:
-            outputs = finished + [f"{layer.name}.x", f"{layer.name}.ids", f"{layer.name}.weights"]
-        after = previous[1].name if previous else None
-        specs.append(SegmentSpec(index, after, layer.name if layer else None, inputs, outputs))
-        previous = (end_stage, layer) if layer is not None else None
+            inputs = live_after(program, cuts[index - 1]) + moe_inputs(previous, combine)
+        if layer is None:
+            outputs = list(program.deploy_outputs or program.outputs)
+        else:
+            carried = [name for name in live_after(program, cuts[index]) if name not in inputs]
+            outputs = carried + [f"{layer.name}.x", f"{layer.name}.ids", f"{layer.name}.weights"]
+        start = cuts[index - 1] + 1 if index else 0
+        stop = cuts[index] if layer is not None else len(program.steps)
+        specs.append(SegmentSpec(index, previous.name if previous else None, layer.name if layer else None, start, stop, inputs, outputs))
     return specs
 
 
@@ -140,27 +146,29 @@ def moe_inputs(layer: MoELayer, combine: Combine) -> list[str]:
 
 
 class DenseGraph(nn.Module):
-    """The whole detector in one graph: all experts computed, weights masked to the top-K.
+    """The whole model in one graph: all experts computed, weights masked to the top-K.
 
-    Inputs ``images`` and one ``{layer}.slot_mask`` (1, K) per MoE layer (ones = exported K);
-    outputs boxes, scores and the (masked, renormalised) ids and weights of every MoE layer.
+    Inputs: the program's inputs and one ``{layer}.slot_mask`` (1, K) per MoE layer (ones = exported K);
+    outputs: the deployment outputs and the (masked, renormalised) ids and weights of every MoE layer.
     """
 
-    def __init__(self, model: MoEDetector):
+    def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+        program = model.program()
         self.specs = segment_specs(model, "mixed")
         self.segments = nn.ModuleList(Segment(model, spec, "mixed") for spec in self.specs)
-        self.layers = [layer for _, layer in routed_layers(model)]
-        self.input_names = ["images"] + [f"{layer.name}.slot_mask" for layer in self.layers]
-        self.output_names = ["boxes", "scores"] + [f"{layer.name}.{kind}" for layer in self.layers for kind in ("ids", "weights")]
+        self.layers = program.moe_layers
+        self.input_names = list(program.inputs) + [f"{layer.name}.slot_mask" for layer in self.layers]
+        outputs = list(program.deploy_outputs or program.outputs)
+        self.output_names = outputs + [f"{layer.name}.{kind}" for layer in self.layers for kind in ("ids", "weights")]
 
-    def forward(self, images: Tensor, *slot_masks: Tensor) -> tuple[Tensor, ...]:
-        env: dict[str, Tensor] = {"images": images}
+    def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
+        env: dict[str, Tensor] = dict(zip(self.input_names, inputs))
         for segment, spec in zip(self.segments, self.specs):
             if spec.after is not None:
                 layer = next(l for l in self.layers if l.name == spec.after)
-                mask = slot_masks[self.layers.index(layer)]  # (1, K)
+                mask = env[f"{layer.name}.slot_mask"]  # (1, K)
                 masked = env[f"{layer.name}.weights"] * mask
                 weights = masked / masked.sum(dim=-1, keepdim=True)  # (1, K) renormalised over kept slots
                 env[f"{layer.name}.weights"] = weights

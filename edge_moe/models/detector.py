@@ -14,7 +14,8 @@ from edge_moe.models.blocks import C2f, SPPF, ConvBNAct
 from edge_moe.models.config import DetectorConfig
 from edge_moe.models.esmoe import esmoe_block
 from edge_moe.models.head import DetectHead, decode_outputs
-from edge_moe.moe import MoELayer, Routing
+from edge_moe.models.program import Program, Step
+from edge_moe.moe import Routing
 from edge_moe.moe.layer import name_moe_layers
 
 
@@ -33,19 +34,19 @@ class Backbone(nn.Module):
             if cfg.moe is not None and stage in cfg.moe.stages:
                 self.moe[f"p{stage}"] = esmoe_block(w[i + 1], cfg.moe)
 
-    def forward(self, x: Tensor) -> tuple[list[Tensor], list[Routing]]:
-        x = self.stem(x)  # (B, w0, H/2, W/2)
-        features, routings = [], []
+    def steps(self) -> list[Step]:
+        """Stem, then per stage P2..P5 the stage and its ES-MoE block: ``images -> p1 -> [c{s} ->] p{s}``."""
+        steps = [Step(self.stem, ("images",), ("p1",))]  # (B, w0, H/2, W/2)
+        previous = "p1"
         for stage, block in zip((2, 3, 4, 5), self.stages):
-            x = block(x)  # (B, w[stage-1], H/2^stage, W/2^stage)
             moe = self.moe[f"p{stage}"] if f"p{stage}" in self.moe else None
-            if isinstance(moe, MoELayer):
-                x, routing = moe(x)
-                routings.append(routing)
-            elif moe is not None:
-                x = moe(x)
-            features.append(x)
-        return features[1:], routings  # P3, P4, P5
+            out = f"p{stage}"  # (B, w[stage-1], H/2^stage, W/2^stage)
+            if moe is None:
+                steps.append(Step(block, (previous,), (out,)))
+            else:
+                steps += [Step(block, (previous,), (f"c{stage}",)), Step(moe, (f"c{stage}",), (out,))]
+            previous = out
+        return steps
 
 
 class PANNeck(nn.Module):
@@ -83,11 +84,44 @@ class MoEDetector(nn.Module):
     def num_classes(self) -> int:
         return self.config.num_classes
 
+    def program(self) -> Program:
+        """images -> backbone -> neck -> head maps ``o3..o5``; deployment decodes them to boxes and scores."""
+        maps = ("o3", "o4", "o5")
+        steps = [
+            *self.backbone.steps(),
+            Step(self.neck, ("p3", "p4", "p5"), ("n3", "n4", "n5")),
+            Step(ListArgs(self.head), ("n3", "n4", "n5"), maps),
+        ]
+        return Program(("images",), tuple(steps), maps, (Step(Decode(self.head), maps, ("boxes", "scores")),), ("boxes", "scores"))
+
     def forward(self, images: Tensor) -> tuple[list[Tensor], list[Routing]]:
         # images: (B, 3, H, W) RGB in [0, 1], H and W multiples of 32
-        features, routings = self.backbone(images)
-        return self.head(self.neck(*features)), routings
+        program = self.program()
+        env, routings = program.run(images)
+        return [env[name] for name in program.outputs], routings
 
     def decode(self, outputs: list[Tensor]) -> tuple[Tensor, Tensor]:
         """Boxes (B, A, 4) xyxy in input pixels and class scores (B, A, nc) in [0, 1]."""
         return decode_outputs(outputs, self.head)
+
+
+class ListArgs(nn.Module):
+    """Calls a module that takes a list of maps with the maps as separate arguments (a program step)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, *maps: Tensor) -> list[Tensor]:
+        return self.module(list(maps))
+
+
+class Decode(nn.Module):
+    """Head maps -> boxes (B, A, 4) xyxy in input pixels and class scores (B, A, nc): the deployment step."""
+
+    def __init__(self, head: DetectHead):
+        super().__init__()
+        self.head = head
+
+    def forward(self, *outputs: Tensor) -> tuple[Tensor, Tensor]:
+        return decode_outputs(list(outputs), self.head)

@@ -1,4 +1,4 @@
-"""A Mixture-of-Experts layer over feature maps, with soft (dense) and hard (sparse) execution.
+"""A Mixture-of-Experts layer over feature maps or vectors, with soft (dense) and hard (sparse) execution.
 
 Execution modes:
   - ``dense``: every expert runs on every image and the outputs are mixed with the top-K weights
@@ -24,7 +24,9 @@ Execution = Literal["auto", "dense", "sparse"]
 class MoELayer(nn.Module):
     """Routes each image to ``top_k`` of ``experts`` and mixes their outputs.
 
-    ``router`` maps ``x`` to ``(B, E)`` logits. ``post`` is applied to the mixture (e.g. BN + SiLU).
+    ``router`` maps ``x`` to ``(B, E)`` logits, or (a gate that selects by itself, like
+    :class:`~edge_moe.moe.NoisyTopKGate`) to a :class:`Routing`. ``post`` is applied to the mixture
+    (e.g. BN + SiLU). Expert outputs may have any rank: the weights broadcast over ``(B, ...)``.
     ``forward`` returns ``(y, routing)``: routing is explicit, never kept in module state.
     """
 
@@ -53,6 +55,11 @@ class MoELayer(nn.Module):
 
     def route(self, x: Tensor, top_k: Optional[int] = None) -> Routing:
         logits = self.router(x)  # (B, E)
+        if isinstance(logits, Routing):  # the gate selected the experts itself
+            if top_k is not None and top_k != logits.top_k:
+                raise ValueError(f"{self.name}: its gate routes to top_k={logits.top_k}, got {top_k}")
+            logits.layer = self.name
+            return logits
         probs, ids, weights = top_k_route(logits, top_k or self.top_k)
         return Routing(self.name, logits, probs, ids, weights)
 
@@ -74,7 +81,8 @@ class MoELayer(nn.Module):
         # dense_weights: (B, E), zeros for unselected experts.
         out = 0
         for e, expert in enumerate(self.experts):
-            out = out + expert(x) * dense_weights[:, e].view(-1, 1, 1, 1).to(x.dtype)
+            y = expert(x)
+            out = out + y * per_row(dense_weights[:, e], y)
         return out
 
     def _mix_sparse(self, x: Tensor, ids: Tensor, weights: Tensor) -> Tensor:
@@ -85,7 +93,8 @@ class MoELayer(nn.Module):
             row = ids_host[0]
             out = 0
             for k, e in enumerate(row):
-                out = out + self.experts[e](x) * weights[:, k].view(1, 1, 1, 1).to(x.dtype)
+                y = self.experts[e](x)
+                out = out + y * per_row(weights[:, k], y)
             return out
         groups: dict[int, tuple[list[int], list[int]]] = {}
         for b, row in enumerate(ids_host):
@@ -98,11 +107,16 @@ class MoELayer(nn.Module):
             index = torch.tensor(images, device=x.device)
             slot = torch.tensor(slots, device=x.device)
             y = self.experts[e](x.index_select(0, index))  # (n_e, C', H', W')
-            y = y * weights[index, slot].view(-1, 1, 1, 1).to(y.dtype)
+            y = y * per_row(weights[index, slot], y)
             if out is None:
                 out = y.new_zeros((batch, *y.shape[1:]))
             out = out.index_add(0, index, y)
         return out
+
+
+def per_row(weights: Tensor, like: Tensor) -> Tensor:
+    """(B,) weights shaped to broadcast over ``like`` (B, ...) of any rank, in its dtype."""
+    return weights.view(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
 
 def moe_layers(model: nn.Module) -> list[MoELayer]:
