@@ -24,7 +24,7 @@ def save_checkpoint(
     class_names: list[str],
     extra: Optional[dict[str, Any]] = None,
 ) -> Path:
-    """Writes ``model`` (an ``MoEDetector``) with its config and class names, atomically."""
+    """Writes ``model`` (a detector or classifier) with its config and class names, atomically."""
     import torch
 
     payload = {
@@ -62,11 +62,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def model_from_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """Rebuilds the model of a checkpoint with its weights; returns ``(model, payload)``."""
-    from edge_moe.models import detector_from_config
+    from edge_moe.models import model_from_config
 
     payload = load_checkpoint(path)
     try:
-        model = detector_from_config(payload["config"])
+        model = model_from_config(payload["config"])
     except (TypeError, ValueError) as error:
         raise UserError(f"{path}: invalid model config in checkpoint: {error}") from None
     missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)

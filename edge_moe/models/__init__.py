@@ -2,7 +2,7 @@
 from edge_moe.models.config import DetectorConfig, MoEConfig
 from edge_moe.models.detector import MoEDetector
 from edge_moe.models.detectors import detector_from_config
-from edge_moe.models.registry import UnknownModelError, create_model, list_models, register_model
+from edge_moe.models.registry import UnknownModelError, create_model, list_models, model_from_config, register_model
 
 __all__ = [
     "DetectorConfig",
@@ -12,5 +12,6 @@ __all__ = [
     "create_model",
     "detector_from_config",
     "list_models",
+    "model_from_config",
     "register_model",
 ]

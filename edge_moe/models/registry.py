@@ -43,7 +43,15 @@ def create_model(name: str, **overrides) -> nn.Module:
 
 def _load_families() -> None:
     # Importing a family module runs its @register_model decorators.
-    from edge_moe.models import detectors  # noqa: F401
+    from edge_moe.models import classifiers, detectors  # noqa: F401
+
+
+def model_from_config(config: dict) -> nn.Module:
+    """Rebuilds a model of any family from its ``config.to_dict()`` (as stored in checkpoints)."""
+    from edge_moe.models.classifiers import classifier_from_config
+    from edge_moe.models.detectors import detector_from_config
+
+    return classifier_from_config(config) if config.get("task") == "classify" else detector_from_config(config)
 
 
 def describe_models() -> list[dict]:
@@ -51,16 +59,15 @@ def describe_models() -> list[dict]:
     rows = []
     for name in list_models():
         model = create_model(name)
-        moe = model.config.moe
-        routed = moe is not None and not moe.dense
+        layers = model.program().moe_layers
         doc = (_ENTRYPOINTS[name].__doc__ or "").strip().splitlines()
         rows.append(
             {
                 "name": name,
                 "task": model.config.task,
                 "imgsz": model.config.imgsz,
-                "experts": moe.experts if routed else 0,
-                "top_k": moe.top_k if routed else 0,
+                "experts": layers[0].num_experts if layers else 0,
+                "top_k": layers[0].top_k if layers else 0,
                 "description": doc[0] if doc else "",
             }
         )

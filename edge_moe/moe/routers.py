@@ -28,9 +28,11 @@ class ImageRouter(nn.Module):
 class NoisyTopKGate(nn.Module):
     """Noisy top-k gating (Shazeer et al. 2017, arXiv 1701.06538) over a feature vector.
 
-    While training, Gaussian noise with a learned softplus std picks the experts and a smooth
-    estimate of each expert's load is returned for the load loss. In eval the clean logits decide,
-    so eval output is a deterministic function of the weights.
+    While training, Gaussian noise with a learned std (softplus(x w_noise) + 1e-2) changes only WHICH
+    experts are selected; the weights that mix them are the clean logits' softmax over the selected
+    experts, renormalised (as :func:`top_k_route` documents), and a smooth estimate of each expert's
+    load is returned for the load loss. In eval there is no noise: the clean logits decide, so eval
+    output is a deterministic function of the weights.
     """
 
     def __init__(self, in_features: int, num_experts: int, top_k: int, name: str = "gate"):
@@ -51,9 +53,8 @@ class NoisyTopKGate(nn.Module):
             return Routing(self.name, clean, probs, ids, weights)
         noise_std = F.softplus(self.w_noise(x)) + 1e-2  # (B, E)
         noisy = clean + torch.randn_like(clean) * noise_std
-        probs, ids, weights = top_k_route(noisy, self.top_k)
+        probs, ids, weights = top_k_route(clean, self.top_k, selection_logits=noisy)
         load = self._smooth_load(clean, noisy, noise_std)
-        # Weights come from the noisy logits, as in Shazeer's gate; logits field keeps the clean ones.
         return Routing(self.name, clean, probs, ids, weights, load=load)
 
     def _smooth_load(self, clean: Tensor, noisy: Tensor, noise_std: Tensor) -> Tensor:

@@ -14,6 +14,8 @@ def model(request):
 
 
 def test_forward_shapes_and_finite(model):
+    if model.config.task != "detect":
+        pytest.skip("detector outputs (classifiers: tests/models/test_xray.py)")
     model.eval()
     images = torch.rand(2, 3, SMALL_IMGSZ, SMALL_IMGSZ)
     with torch.no_grad():
@@ -69,7 +71,8 @@ def test_router_gets_gradients_in_training(model):
     outputs, routings = model(torch.rand(2, 3, SMALL_IMGSZ, SMALL_IMGSZ))
     sum(o.square().mean() for o in outputs).backward()
     for layer in layers:
-        grad = layer.router.logits.weight.grad
+        weight = layer.router.w_gate.weight if hasattr(layer.router, "w_gate") else layer.router.logits.weight
+        grad = weight.grad
         assert grad is not None and grad.abs().sum() > 0, layer.name
 
 
