@@ -100,16 +100,19 @@ class FileSource(SampleSource):
         return read_image(self.paths[index])
 
     def check_images(self) -> None:
-        """Decodes every image (JPEGs at 1/8 scale, cheap) so a corrupt file fails before training starts."""
-        import cv2
-        from tqdm import tqdm
+        check_images(self.paths, self.origin)
 
-        paths = self.paths
-        if len(paths) > 200:
-            paths = tqdm(paths, desc=f"checking images of {self.origin}", leave=False)
-        for path in paths:
-            if not path.is_file():
-                raise UserError(f"{path}: image file not found")
-            image = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_8)
-            if image is None or image.size == 0:
-                raise UserError(f"{path}: unreadable image (not a valid JPEG/PNG/BMP/TIFF/WEBP file)")
+
+def check_images(paths: Sequence[Path], origin: str) -> None:
+    """Decodes every image (JPEGs at 1/8 scale, cheap) so a corrupt file fails before training starts."""
+    import cv2
+    from tqdm import tqdm
+
+    if len(paths) > 200:
+        paths = tqdm(paths, desc=f"checking images of {origin}", leave=False)
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"{path}: image file not found")
+        image = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        if image is None or image.size == 0:
+            raise UserError(f"{path}: unreadable image (not a valid JPEG/PNG/BMP/TIFF/WEBP file)")

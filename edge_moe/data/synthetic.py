@@ -237,10 +237,15 @@ def write_yolo(spec: SyntheticSpec, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write the synthetic detection set in YOLO format.")
+    parser = argparse.ArgumentParser(description="Write the synthetic detection set in YOLO format, or the built-in X-ray classification set.")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--spec", default="synthetic", help="e.g. synthetic:n=400,val=100,imgsz=256,classes=3,seed=0")
+    parser.add_argument("--spec", default="synthetic", help="e.g. synthetic:n=400,val=100,imgsz=256,classes=3,seed=0, or xray-builtin (ImageFolder)")
     args = parser.parse_args(argv)
+    if args.spec == "xray-builtin":
+        from edge_moe.data.xray_builtin import write_builtin
+
+        print(write_builtin(args.out))
+        return
     print(write_yolo(parse_synthetic(args.spec), args.out))
 
 
