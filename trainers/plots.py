@@ -10,7 +10,12 @@ def _save(fig, path: Path) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
 
 
-def plot_history(history: list[dict], out: Path) -> list[Path]:
+DETECTION_LOSSES = ("box", "cls", "dfl", "moe")
+DETECTION_METRICS = (("map50", "mAP@0.5"), ("map50_95", "mAP@0.5:0.95"), ("ar100", "AR@100"))
+
+
+def plot_history(history: list[dict], out: Path, losses: tuple[str, ...] = DETECTION_LOSSES,
+                 metrics: tuple[tuple[str, str], ...] = DETECTION_METRICS) -> list[Path]:
     """Writes losses.png, metrics.png and (for MoE models) expert_usage.png; returns their paths."""
     import matplotlib
 
@@ -23,7 +28,7 @@ def plot_history(history: list[dict], out: Path) -> list[Path]:
     written = []
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for key in ("box", "cls", "dfl", "moe"):
+    for key in losses:
         if any(row.get(key) for row in history):
             ax.plot(epochs, [row[key] for row in history], marker="o", ms=3, label=key)
     ax.set(xlabel="epoch", ylabel="training loss terms (before gains)", title="losses")
@@ -34,7 +39,7 @@ def plot_history(history: list[dict], out: Path) -> list[Path]:
     written.append(out / "losses.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("map50", "mAP@0.5"), ("map50_95", "mAP@0.5:0.95"), ("ar100", "AR@100")):
+    for key, label in metrics:
         ax.plot(epochs, [row[key] for row in history], marker="o", ms=3, label=label)
     ax.set(xlabel="epoch", ylabel="validation (EMA weights, hard top-K)", title="metrics", ylim=(0, 1))
     ax.legend()

@@ -29,6 +29,7 @@ from edge_moe.data import load_data
 from edge_moe.data.loader import TrainDataset, collate_train
 from edge_moe.errors import UserError
 from edge_moe.models import create_model
+from edge_moe.models.registry import model_task
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import TrainConfig
 from edge_moe.trainers.ema import ModelEMA
@@ -71,7 +72,7 @@ def _fitness(metrics: dict[str, float]) -> float:
 
 
 def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: bool = True, **options: Any) -> TrainResult:
-    """Trains a detector; ``options`` are :class:`TrainConfig` fields (``model=``, ``data=``, ``epochs=``...).
+    """Trains a model of any task (dispatched by the model's ``config.task``); ``options`` are :class:`TrainConfig` fields (``model=``, ``data=``, ``epochs=``...).
 
     With ``resume=True`` the run in ``out`` continues from ``weights/last.pt`` with its saved
     options (only ``device``, ``workers`` and ``threads`` may change).
@@ -85,6 +86,10 @@ def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: 
         config = replace(TrainConfig.from_dict(saved["config"]), device=config.device, workers=config.workers, threads=config.threads)
     device = resolve_device(config.device)
     with torch_threads(config.threads):
+        if model_task(config.model) == "classify":
+            from edge_moe.trainers.classify import train_classifier
+
+            return train_classifier(config, saved, device, out, last_path, best_path, progress)
         return _train(config, saved, device, out, last_path, best_path, progress)
 
 

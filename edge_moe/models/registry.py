@@ -41,6 +41,11 @@ def create_model(name: str, **overrides) -> nn.Module:
     return _ENTRYPOINTS[name](**overrides)
 
 
+def model_task(name: str) -> str:
+    """The task (``detect``, ``classify``) of a registered model."""
+    return create_model(name).config.task
+
+
 def _load_families() -> None:
     # Importing a family module runs its @register_model decorators.
     from edge_moe.models import classifiers, detectors  # noqa: F401

@@ -1,0 +1,147 @@
+"""The classification training loop (the ``classify`` task): cross-entropy + the MoE importance and load losses.
+
+Same machinery as the detector's loop: AdamW/SGD with warmup + cosine, EMA weights validated and
+shipped, ``last.pt`` / ``best.pt`` written atomically every epoch, ``--resume``, results.csv and PNG
+plots. A frozen module (the X-ray classifier's ResNet branch) stays frozen: its parameters have
+``requires_grad=False`` so the optimiser never sees them, and its BatchNorm stays in eval mode.
+
+MoE auxiliary loss: Shazeer's cv^2 importance and load losses, each weighted by ``moe_coef`` (the
+original X-ray code has none, and nothing stops its gate from collapsing).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from edge_moe.checkpoint import model_from_checkpoint, save_checkpoint
+from edge_moe.data.classify_loader import ClassifyDataset
+from edge_moe.data.imagefolder import ClassificationData, load_image_folders
+from edge_moe.errors import UserError
+from edge_moe.metrics.classification import plot_confusion_matrix
+from edge_moe.models import create_model
+from edge_moe.moe import MoELossWeights, moe_aux_loss
+from edge_moe.trainers.classify_eval import ClassifyResult, evaluate_classifier, format_classify_result
+from edge_moe.trainers.config import TrainConfig
+from edge_moe.trainers.ema import ModelEMA
+from edge_moe.trainers.optim import build_optimizer, lr_factor, set_lr
+from edge_moe.trainers.plots import plot_history, write_csv
+from edge_moe.trainers.state import rng_state, seed_everything, set_rng_state
+
+PLOT_EVERY = 5
+LOSSES = ("ce", "moe")
+METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro-F1"))
+
+
+def moe_loss_weights(coef: float) -> MoELossWeights:
+    """Shazeer's importance and load losses, both at ``coef``; no Switch balance term, a small z-loss."""
+    return MoELossWeights(balance=0.0, importance=coef, load=coef, z=1e-3)
+
+
+def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path,
+                     progress: bool):
+    from tqdm import tqdm
+
+    from edge_moe.trainers.trainer import TrainResult
+
+    seed_everything(config.seed)
+    data = load_image_folders(config.data)
+    names = data.names
+    try:
+        model = create_model(config.model, num_classes=len(names), imgsz=config.imgsz)
+    except ValueError as error:
+        raise UserError(f"--model {config.model}: {error}") from None
+    model.to(device)
+    optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
+    ema = ModelEMA(model, tau=config.ema_tau)
+    start_epoch, iteration, best_fitness, history = 0, 0, -1.0, []
+    if saved is not None:
+        state = saved["train_state"]
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        ema.load_state_dict(state["ema"])
+        start_epoch, iteration, best_fitness = state["epoch"], state["iteration"], state["best_fitness"]
+        history = list(state["history"])
+        set_rng_state(state["rng"])
+        if start_epoch >= config.epochs:
+            raise UserError(f"{last_path}: training already finished ({start_epoch}/{config.epochs} epochs); nothing to resume")
+    ema.module.to(device)
+    aux_weights = moe_loss_weights(config.moe_coef)
+    dataset = ClassifyDataset(data.split("train"), config.imgsz, config.augment, config.seed)
+    steps_per_epoch = (len(dataset) + config.batch - 1) // config.batch
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(int(config.warmup_epochs * steps_per_epoch), min(100, total_steps // 10)) if config.warmup_epochs else 0
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
+          f"{len(names)} classes) for {config.epochs} epochs at {config.imgsz}px, batch {config.batch}, {device}")
+
+    for epoch in range(start_epoch, config.epochs):
+        epoch_start = time.perf_counter()
+        dataset.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_size=config.batch, shuffle=True, num_workers=config.workers,
+                            generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
+        model.train()
+        sums = dict.fromkeys(LOSSES, 0.0)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
+        for images, labels in bar:
+            lr = config.lr0 * lr_factor(iteration, total_steps, warmup, config.lrf)
+            set_lr(optimizer, lr)
+            logits, routings = model(images.to(device).float() / 255.0)  # (B, C)
+            ce = F.cross_entropy(logits, labels.to(device))
+            aux = moe_aux_loss(routings, aux_weights).to(ce.device)
+            optimizer.zero_grad(set_to_none=True)
+            (ce + aux).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+            optimizer.step()
+            ema.update(model)
+            iteration += 1
+            parts = {"ce": float(ce.detach()), "moe": float(aux.detach())}
+            for key in sums:
+                sums[key] += parts[key]
+            bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
+        result = evaluate_classifier(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 32), device=device, progress=progress)
+        row = _history_row(epoch, lr, {k: v / max(len(loader), 1) for k, v in sums.items()}, result, time.perf_counter() - epoch_start)
+        history.append(row)
+        fitness = result.metrics["accuracy"] + 1e-3 * result.metrics["f1_macro"]
+        is_best = fitness > best_fitness
+        best_fitness = max(best_fitness, fitness)
+        train_state = {
+            "epoch": epoch + 1, "iteration": iteration, "best_fitness": best_fitness, "history": history,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": optimizer.state_dict(), "ema": ema.state_dict(), "rng": rng_state(),
+        }
+        meta = {"epoch": epoch + 1, "metrics": {k: float(result.metrics[k]) for k in ("accuracy", "f1_macro")}, "config": config.to_dict()}
+        save_checkpoint(last_path, ema.module, names, extra={"train": meta, "train_state": train_state})
+        if is_best:
+            save_checkpoint(best_path, ema.module, names, extra={"train": meta})
+        write_csv(history, out / "results.csv")
+        if (epoch + 1) % PLOT_EVERY == 0 or epoch + 1 == config.epochs:
+            plot_history(history, out, LOSSES, METRICS)
+        tqdm.write(f"epoch {row['epoch']}/{config.epochs}  loss ce {row['ce']:.3f} moe {row['moe']:.3f}  |  "
+                   f"accuracy {row['accuracy']:.4f} macro-F1 {row['f1_macro']:.4f}  ({row['seconds']:.0f} s)")
+        for warning in result.warnings:
+            tqdm.write(f"!!! ROUTING WARNING {warning}")
+
+    model, _ = model_from_checkpoint(best_path)
+    result = evaluate_classifier(model.to(device), data.split("val"), config.imgsz, batch=max(config.batch, 32), device=device, progress=progress)
+    plot_confusion_matrix(result.confusion, names, out / "confusion_matrix.png", f"{config.model}, {best_path.name} on val")
+    print(format_classify_result(result, f"final validation of {best_path} (hard top-K):"))
+    print(f"results: {out / 'results.csv'}, plots: {out}/*.png, weights: {best_path}, {last_path}")
+    return TrainResult(out, best_path, last_path, result.to_dict(), history, time.perf_counter() - started)
+
+
+def _history_row(epoch: int, lr: float, losses: dict[str, float], result: ClassifyResult, seconds: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, **losses}
+    row.update({k: float(result.metrics[k]) for k in ("accuracy", "f1_macro", "ms_per_image")})
+    for usage in result.usage:
+        for e, share in enumerate(usage.share):
+            row[f"usage:{usage.layer}:e{e}"] = float(share)
+        row[f"entropy:{usage.layer}"] = usage.entropy
+    row["seconds"] = seconds
+    return row
+
