@@ -27,11 +27,10 @@ from edge_moe.exporters.lowering import routed_layers
 from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
 from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
 from edge_moe.models.config import check_imgsz
-from edge_moe.models.detector import MoEDetector
 from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text, sha256_of
 from edge_moe.threads import torch_threads
 
-Source = Union[str, Path, MoEDetector]
+Source = Union[str, Path, torch.nn.Module]
 OPSETS = range(13, 21)
 
 
@@ -64,12 +63,12 @@ class ExportReport:
         }
 
 
-def resolve_source(source: Source) -> tuple[MoEDetector, list[str], dict[str, Any]]:
+def resolve_source(source: Source) -> tuple[torch.nn.Module, list[str], dict[str, Any]]:
     """(model in eval, class names, source record) from a model, a checkpoint path or a zoo name."""
     from edge_moe.checkpoint import model_from_checkpoint
     from edge_moe.models import create_model, list_models
 
-    if isinstance(source, MoEDetector):
+    if isinstance(source, torch.nn.Module):
         names = [f"class{i}" for i in range(source.num_classes)]
         return source.eval(), names, {"module": source.config.name}
     path = Path(source)
@@ -82,7 +81,7 @@ def resolve_source(source: Source) -> tuple[MoEDetector, list[str], dict[str, An
     return create_model(str(source)), [], {}  # raises the registry's "unknown model" UserError
 
 
-def validate_options(model: MoEDetector, imgsz: int, routing: str, opset: int) -> None:
+def validate_options(model: torch.nn.Module, imgsz: int, routing: str, opset: int) -> None:
     check_imgsz(imgsz, max(model.config.strides))
     if routing not in ROUTINGS:
         raise UserError(f"routing must be one of {list(ROUTINGS)}, got {routing!r}")
@@ -157,7 +156,7 @@ def export_with_report(
     return ExportReport(out, model.config.name, routing, lowered.lowering, imgsz, reports, parity, time.perf_counter() - start)
 
 
-def _metadata(model: MoEDetector, routing: str, imgsz: int) -> dict[str, str]:
+def _metadata(model: torch.nn.Module, routing: str, imgsz: int) -> dict[str, str]:
     return {
         "edge_moe.format": FORMAT,
         "edge_moe.version": __version__,
@@ -169,7 +168,7 @@ def _metadata(model: MoEDetector, routing: str, imgsz: int) -> dict[str, str]:
 
 
 def write_bundle(
-    lowered: Lowered, root: Path, model: MoEDetector, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int,
+    lowered: Lowered, root: Path, model: torch.nn.Module, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int,
     fp16: bool = True,
 ) -> list[GraphReport]:
     """Checks and writes every graph (FP32 and, with ``fp16``, FP16) and the manifest into ``root``."""
@@ -186,7 +185,7 @@ def write_bundle(
             extra["fp16"] = graph_entry(root, relative16)
         graphs[graph.name] = graph_entry(root, relative, extra)
     layers = routed_layers(model)
-    boxes = next(o for g in lowered.graphs for o in g.outputs if o["name"] == "boxes")
+    outputs = {o["name"]: o for g in lowered.graphs for o in g.outputs}
     manifest = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -205,12 +204,7 @@ def write_bundle(
             "letterbox": {"pad_value": 114},
         },
         "strides": list(model.config.strides),
-        "decoding": {
-            "boxes": {"name": "boxes", "format": "xyxy", "units": "letterboxed input pixels"},
-            "scores": {"name": "scores", "activation": "sigmoid"},
-            "anchors": boxes["shape"][1],
-            "nms": "runtime (not in the graph)",
-        },
+        "decoding": decoding(model.config.task, outputs),
         "moe_layers": [{"name": l.name, "experts": l.num_experts, "top_k": l.top_k} for l in layers],
         "routing": lowered.routing,
         "lowering": lowered.lowering,
@@ -229,6 +223,21 @@ def write_bundle(
     }
     (root / MANIFEST).write_text(manifest_text(manifest))
     return reports
+
+
+def decoding(task: str, outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the deployment outputs mean: a detector's boxes and scores, a classifier's logits and probabilities."""
+    if task == "classify":
+        return {
+            "logits": {"name": "logits", "shape": outputs["logits"]["shape"]},
+            "probs": {"name": "probs", "activation": "softmax"},
+        }
+    return {
+        "boxes": {"name": "boxes", "format": "xyxy", "units": "letterboxed input pixels"},
+        "scores": {"name": "scores", "activation": "sigmoid"},
+        "anchors": outputs["boxes"]["shape"][1],
+        "nms": "runtime (not in the graph)",
+    }
 
 
 def _record_checks(root: Path, parity: dict[str, Any]) -> None:

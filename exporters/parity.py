@@ -1,4 +1,4 @@
-"""Parity of exported bundles: PyTorch eval vs ONNX Runtime, sparse vs dense, FP16 vs FP32."""
+"""Parity of exported bundles (any task): PyTorch eval vs ONNX Runtime, sparse vs dense, FP16 vs FP32."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -9,10 +9,11 @@ import torch
 from edge_moe.runtime.bundle import Bundle
 from edge_moe.runtime.plan import PlanExecutor, PlanResult
 
-# FP32 tolerance for scores and for boxes in units of the input size (pixels / imgsz): box
+# FP32 tolerance for scores, logits and probabilities, and for boxes in units of the input size (pixels / imgsz): box
 # coordinates of a few hundred pixels carry float32 rounding of ~3e-5 px per operation, so an absolute
 # pixel tolerance would measure the coordinate's magnitude, not the lowering.
 FP32_TOLERANCE = 1e-4
+DEPLOY_OUTPUTS = ("boxes", "scores", "logits", "probs")  # the deployment outputs of the model families
 
 
 def parity_images(count: int, imgsz: int, seed: int = 0) -> np.ndarray:
@@ -24,12 +25,16 @@ def parity_images(count: int, imgsz: int, seed: int = 0) -> np.ndarray:
     return np.clip(0.7 * smooth + 0.3 * noise, 0.0, 1.0).astype(np.float32)
 
 
-def torch_reference(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """boxes (N, A, 4), scores (N, A, nc) and ids per layer (N, K) from PyTorch eval."""
+Reference = tuple[dict[str, np.ndarray], dict[str, np.ndarray]]  # (deployment outputs by name, ids per layer (N, K))
+
+
+def torch_reference(model: torch.nn.Module, images: np.ndarray) -> Reference:
+    """The deployment outputs (a detector's boxes (N, A, 4) and scores, a classifier's logits and probs) and
+    the ids per MoE layer (N, K) from PyTorch eval, through the model's own program."""
     with torch.no_grad():
-        outputs, routings = model.eval()(torch.from_numpy(images))
-        boxes, scores = model.decode(outputs)
-    return boxes.numpy(), scores.numpy(), {r.layer: r.ids.numpy() for r in routings}
+        program = model.eval().program()
+        env, routings = program.run(torch.from_numpy(images), deploy=True)
+    return {name: env[name].numpy() for name in program.deploy_outputs}, {r.layer: r.ids.numpy() for r in routings}
 
 
 def run_bundle(bundle: Bundle, images: np.ndarray, precision: str = "fp32") -> list[PlanResult]:
@@ -39,32 +44,32 @@ def run_bundle(bundle: Bundle, images: np.ndarray, precision: str = "fp32") -> l
     return [executor(images[i : i + 1]) for i in range(len(images))]
 
 
-def compare(reference: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]], results: list[PlanResult], imgsz: int) -> dict[str, Any]:
-    """Max abs differences of boxes (pixels, and in units of ``imgsz``) and scores, and the routing
+def compare(reference: Reference, results: list[PlanResult], imgsz: int) -> dict[str, Any]:
+    """Max abs difference of every deployment output (boxes also in units of ``imgsz``) and the routing
     agreement (fraction of equal id rows)."""
-    boxes, scores, ids = reference
-    box_diff = max(float(np.abs(r.boxes[0] - boxes[i]).max()) for i, r in enumerate(results))
-    score_diff = max(float(np.abs(r.scores[0] - scores[i]).max()) for i, r in enumerate(results))
+    outputs, ids = reference
+    report: dict[str, Any] = {}
+    for name, expected in outputs.items():
+        report[f"{name}_max_abs_diff"] = max(float(np.abs(r.outputs[name][0] - expected[i]).max()) for i, r in enumerate(results))
+        if name == "boxes":
+            report["boxes_max_norm_diff"] = report["boxes_max_abs_diff"] / imgsz
     agree, total = 0, 0
     for i, result in enumerate(results):
         for routing in result.routing:
             total += 1
             agree += int(np.array_equal(routing.ids, ids[routing.layer][i]))
-    return {
-        "boxes_max_abs_diff": box_diff,
-        "boxes_max_norm_diff": box_diff / imgsz,
-        "scores_max_abs_diff": score_diff,
-        "routing_agreement": agree / total if total else 1.0,
-        "routing_ids_identical": agree == total,
-    }
+    report["routing_agreement"] = agree / total if total else 1.0
+    report["routing_ids_identical"] = agree == total
+    return report
 
 
-def as_reference(results: list[PlanResult]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    boxes = np.concatenate([r.boxes for r in results])
-    scores = np.concatenate([r.scores for r in results])
+def as_reference(results: list[PlanResult], names: Optional[list[str]] = None) -> Reference:
+    """Bundle results as a reference; ``names`` default to the deployment outputs the results carry."""
+    names = names or [name for name in DEPLOY_OUTPUTS if results and name in results[0].outputs]
+    outputs = {name: np.concatenate([r.outputs[name] for r in results]) for name in names}
     layers = [routing.layer for routing in results[0].routing] if results else []
     ids = {layer: np.stack([next(x.ids for x in r.routing if x.layer == layer) for r in results]) for layer in layers}
-    return boxes, scores, ids
+    return outputs, ids
 
 
 def check_parity(
@@ -74,13 +79,14 @@ def check_parity(
     imgsz = images.shape[-1]
     reference = torch_reference(model, images)
     results = run_bundle(bundle, images)
+    names = list(reference[0])
     report: dict[str, Any] = {"images": int(len(images)), bundle.routing: compare(reference, results, imgsz)}
     if other is not None:
         other_results = run_bundle(other, images)
         report[other.routing] = compare(reference, other_results, imgsz)
-        report["sparse_vs_dense"] = compare(as_reference(results), other_results, imgsz)
+        report["sparse_vs_dense"] = compare(as_reference(results, names), other_results, imgsz)
     if fp16:
-        report["fp16_onnxruntime_cpu"] = compare(as_reference(results), run_bundle(bundle, images, "fp16"), imgsz)
+        report["fp16_onnxruntime_cpu"] = compare(as_reference(results, names), run_bundle(bundle, images, "fp16"), imgsz)
     return report
 
 
@@ -91,7 +97,8 @@ def parity_failures(report: dict[str, Any], tolerance: float = FP32_TOLERANCE) -
         if key not in report:
             continue
         figures = report[key]
-        for field in ("boxes_max_norm_diff", "scores_max_abs_diff"):
+        fields = [f for f in figures if f.endswith("_max_abs_diff") and f != "boxes_max_abs_diff"] + [f for f in figures if f == "boxes_max_norm_diff"]
+        for field in fields:
             if figures[field] > tolerance:
                 failures.append(f"{key}: {field} = {figures[field]:.3g} > {tolerance:g}")
         if not figures["routing_ids_identical"]:

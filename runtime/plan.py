@@ -15,7 +15,7 @@ the exported K experts of every MoE layer and renormalises their weights.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -37,9 +37,10 @@ class LayerRouting:
 
 @dataclass
 class PlanResult:
-    boxes: np.ndarray  # (1, A, 4) float32 xyxy in letterboxed-input pixels
-    scores: np.ndarray  # (1, A, nc) float32 sigmoid class scores
+    boxes: Optional[np.ndarray]  # (1, A, 4) float32 xyxy in letterboxed-input pixels (detectors)
+    scores: Optional[np.ndarray]  # (1, A, nc) float32 sigmoid class scores (detectors)
     routing: list[LayerRouting]
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # every named tensor (classifiers: logits, probs)
 
 
 def renormalise(weights: np.ndarray, keep: int) -> np.ndarray:
@@ -93,7 +94,7 @@ class PlanExecutor:
             ids = env[f"{name}.ids"].reshape(-1)[:k].astype(np.int64)
             weights = renormalise(env[f"{name}.weights"].reshape(-1).astype(np.float32), k)[:k]
             routing.append(LayerRouting(name, ids, weights))
-        return PlanResult(env["boxes"], env["scores"], routing)
+        return PlanResult(env.get("boxes"), env.get("scores"), routing, env)
 
     def top_k_per_layer(self, top_k: Optional[int]) -> dict[str, int]:
         """K' per MoE layer (the exported K when ``top_k`` is None); a K' out of range is a UserError."""

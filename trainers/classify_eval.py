@@ -74,3 +74,27 @@ def format_classify_result(result: ClassifyResult, title: Optional[str] = None) 
         lines.append(format_usage(result.usage, "  expert usage (share of top-K slots):"))
     lines += [f"  !!! WARNING: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def validate_checkpoint(model: nn.Module, payload: dict, weights: str, data: str, imgsz: Optional[int], batch: int, device: str,
+                        routing: str, progress: bool) -> tuple[ClassifyResult, Any]:
+    """``edge-moe val`` for a classification checkpoint: the result and the confusion-matrix PNG written next to it."""
+    from pathlib import Path
+
+    from edge_moe.data.imagefolder import is_image_folder, load_image_folders
+    from edge_moe.errors import UserError
+    from edge_moe.metrics.classification import plot_confusion_matrix
+    from edge_moe.models.config import check_imgsz
+    from edge_moe.moe import moe_execution
+
+    if not is_image_folder(data):
+        raise UserError(f"--data {data}: {weights} is a classification checkpoint; expected an ImageFolder directory (DIR/val/<class>/*.png) or xray-builtin")
+    imgsz = imgsz or model.config.imgsz
+    check_imgsz(imgsz, max(model.config.strides), "--imgsz")
+    folders = load_image_folders(data, splits=("val",))
+    if folders.names != list(payload["class_names"]):
+        raise UserError(f"--data {data}: classes {folders.names} differ from those {weights} was trained on {payload['class_names']}")
+    with moe_execution(model.to(device), routing):
+        result = evaluate_classifier(model, folders.split("val"), imgsz, batch=batch, device=device, progress=progress)
+    png = Path(weights).with_name(f"{Path(weights).stem}_confusion_matrix.png")
+    return result, plot_confusion_matrix(result.confusion, result.names, png, f"{payload['model']} on {data}")

@@ -45,13 +45,14 @@ def format_report(report) -> str:
         report.census(),
         "",
         f"parity on {report.parity['images']} images (max abs diff; routing = fraction of identical expert ids):",
-        "| comparison | boxes (px) | boxes / imgsz | scores | routing |",
-        "|---|---:|---:|---:|---:|",
     ]
     labels = {"sparse": "PyTorch vs ORT sparse", "dense": "PyTorch vs ORT dense", "sparse_vs_dense": "ORT sparse vs dense",
               "fp16_onnxruntime_cpu": "ORT FP16 ONNX vs FP32 (CPU)"}
+    columns = [k for k in report.parity[report.routing] if k.endswith("_diff")]  # boxes (px), boxes / imgsz, scores | logits, probs
+    lines.append("| comparison | " + " | ".join(k.replace("_max_abs_diff", "").replace("boxes_max_norm_diff", "boxes / imgsz") for k in columns) + " | routing |")
+    lines.append("|---|" + "---:|" * (len(columns) + 1))
     for key, label in labels.items():
         if key in report.parity:
             f = report.parity[key]
-            lines.append(f"| {label} | {f['boxes_max_abs_diff']:.2e} | {f['boxes_max_norm_diff']:.2e} | {f['scores_max_abs_diff']:.2e} | {f['routing_agreement']:.1%} |")
+            lines.append(f"| {label} | " + " | ".join(f"{f[k]:.2e}" for k in columns) + f" | {f['routing_agreement']:.1%} |")
     return "\n".join(lines)

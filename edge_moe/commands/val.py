@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "evaluate a checkpoint: mAP@0.5:0.95, mAP@0.5, AR@100, ms/image, expert usage (per scene regime)"
+HELP = "evaluate a checkpoint: detectors mAP@0.5:0.95, mAP@0.5, AR@100; classifiers accuracy, macro-F1, confusion matrix; ms/image, expert usage"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) written by `edge-moe train`")
-    parser.add_argument("--data", required=True, help="synthetic[:options] | data.yaml | COCO .json")
+    parser.add_argument("--data", required=True, help="synthetic[:options] | data.yaml | COCO .json | ImageFolder DIR (classifiers) | xray-builtin")
     parser.add_argument("--imgsz", type=int, default=None, help="default: the checkpoint's training size")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--device", default="cpu")
@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge_moe.checkpoint import model_from_checkpoint
     from edge_moe.data import load_data
+    from edge_moe.data.imagefolder import is_image_folder
     from edge_moe.errors import UserError
     from edge_moe.models.config import check_imgsz
     from edge_moe.moe import moe_execution
@@ -28,6 +29,10 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     model, payload = model_from_checkpoint(args.weights)
+    if model.config.task == "classify":
+        return _classify(args, model, payload, device)
+    if is_image_folder(args.data):
+        raise UserError(f"--data {args.data}: an ImageFolder (classification) directory, but {args.weights} is a {model.config.task} checkpoint")
     imgsz = args.imgsz or model.config.imgsz
     check_imgsz(imgsz, max(model.config.strides), "--imgsz")
     data = load_data(args.data, splits=("val",))
@@ -42,4 +47,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"weights": str(args.weights), "model": payload["model"], "routing": args.routing, **result.to_dict()}, indent=2))
     else:
         print(format_result(result, f"{args.weights} ({payload['model']}) on {args.data}, {imgsz}px, {args.routing} routing:"))
+    return 0
+
+
+def _classify(args: argparse.Namespace, model, payload: dict, device: str) -> int:
+    from edge_moe.trainers.classify_eval import format_classify_result, validate_checkpoint
+
+    result, png = validate_checkpoint(model, payload, args.weights, args.data, args.imgsz, args.batch, device, args.routing, not args.json)
+    if args.json:
+        print(json.dumps({"weights": str(args.weights), "model": payload["model"], "routing": args.routing, **result.to_dict(),
+                          "confusion_matrix_png": str(png)}, indent=2))
+    else:
+        print(format_classify_result(result, f"{args.weights} ({payload['model']}) on {args.data}, {args.routing} routing:"))
+        print(f"confusion matrix: {png}")
     return 0

@@ -43,7 +43,9 @@ class NoisyTopKGate(nn.Module):
         self.top_k = top_k
         self.w_gate = nn.Linear(in_features, num_experts, bias=False)
         self.w_noise = nn.Linear(in_features, num_experts, bias=False)
-        nn.init.zeros_(self.w_gate.weight)  # uniform routing at start, as in the paper
+        # Near-uniform routing at start. Shazeer zero-initialises w_gate, but all-equal logits tie, and
+        # PyTorch and ONNX Runtime break top-k ties differently: tiny random logits keep them apart.
+        nn.init.normal_(self.w_gate.weight, std=0.01)
         nn.init.zeros_(self.w_noise.weight)
 
     def forward(self, x: Tensor) -> Routing:
