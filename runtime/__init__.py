@@ -13,7 +13,8 @@ from importlib import import_module
 
 # public name -> module under edge_moe.runtime
 _EXPORTS = {
-    "Detector": "detector", "Stream": "detector", "StreamHandle": "detector",
+    "Detector": "detector", "Stream": "detector", "StreamHandle": "detector", "BundleRunner": "detector", "open_runner": "detector",
+    "Classifier": "classifier", "Classifications": "results",
     "Detections": "results", "FrameResult": "results", "ExpertActivation": "results", "Latency": "results",
     "PushSource": "sources", "SourceOptions": "sources", "RetryPolicy": "sources", "open_source": "sources",
     "RunStats": "meters", "format_summary": "meters",

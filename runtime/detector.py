@@ -1,4 +1,5 @@
-"""``Detector``: a bundle + a backend, run on single frames, on any source, or on a push feed.
+"""``Detector`` (and, for classification bundles, ``Classifier``): a bundle + a backend, run on single
+frames, on any source, or on a push feed. Both share :class:`BundleRunner` and its streams.
 
     det = Detector("bundle_dir", conf=0.25)
     for r in det.stream("rtsp://camera/stream"):     # FrameResult per frame
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
@@ -43,17 +45,22 @@ def input_spec(bundle: Bundle) -> InputSpec:
         raise UserError(f"{bundle.root}/manifest.json: invalid input normalisation ({error})") from None
 
 
-class Detector:
-    """Runs a bundle with a backend chosen by name (``auto`` prefers matching TensorRT engines)."""
+class BundleRunner(ABC):
+    """What every task's runner shares: a bundle + a backend, single frames, streams, push feeds.
 
-    def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
-                 top_k: Optional[int] = None, max_det: int = 300, providers: Optional[Sequence[str]] = None,
-                 threads: int = 0):
+    Subclasses set ``task`` (the manifest's) and implement :meth:`infer`; a bundle of another task is
+    refused with a one-line error naming it.
+    """
+
+    task = ""
+
+    def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", top_k: Optional[int] = None,
+                 providers: Optional[Sequence[str]] = None, threads: int = 0):
         self.bundle = model if isinstance(model, Bundle) else load_bundle(model)
-        try:
-            self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
-        except ValueError as error:
-            raise UserError(str(error)) from None
+        task = self.bundle.manifest["task"]
+        if task != self.task:
+            raise UserError(f"{self.bundle.root}: a {task!r} bundle, but {type(self).__name__} runs {self.task!r} bundles "
+                            f"(use {runner_for(task)} or `edge-moe run`, which picks by the bundle's task)")
         self.backend = choose_backend(self.bundle, backend)
         self.executor = PlanExecutor(self.bundle, open_session=session_opener(self.bundle, self.backend, providers, threads))
         if top_k is not None:
@@ -86,19 +93,15 @@ class Detector:
             log.warning("frame %d skipped: %s", frame.index, error)
             return None
 
+    @abstractmethod
     def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
-        """Inference + postprocess of an already prepared frame."""
-        t0 = time.perf_counter()
-        out = self.executor(prepared.tensor, self.top_k)
-        t1 = time.perf_counter()
-        detections = postprocess(out.boxes, out.scores, prepared.letterbox, self.post, self.class_names)
-        experts = [ExpertActivation(r.layer, r.ids, r.weights) for r in out.routing]
-        t2 = time.perf_counter()
-        latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
-        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image)
+        """Inference + postprocess of an already prepared frame (each task's own)."""
+
+    def experts_of(self, out) -> list[ExpertActivation]:
+        return [ExpertActivation(r.layer, r.ids, r.weights) for r in out.routing]
 
     def __call__(self, image: np.ndarray) -> FrameResult:
-        """Detections and expert activation for one image (H, W[, C]) uint8, BGR or gray."""
+        """The result (detections or classes) and expert activation for one image (H, W[, C]) uint8, BGR or gray."""
         try:
             prepared = self.prepare(Frame(image, 0, time.time()))
         except ValueError as error:
@@ -126,10 +129,57 @@ class Detector:
             s.stop()
 
 
+class Detector(BundleRunner):
+    """Runs a detection bundle with a backend chosen by name (``auto`` prefers matching TensorRT engines)."""
+
+    task = "detect"
+
+    def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
+                 top_k: Optional[int] = None, max_det: int = 300, providers: Optional[Sequence[str]] = None,
+                 threads: int = 0):
+        try:
+            self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        super().__init__(model, backend, top_k, providers, threads)
+
+    def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
+        """Inference + postprocess of an already prepared frame."""
+        t0 = time.perf_counter()
+        out = self.executor(prepared.tensor, self.top_k)
+        t1 = time.perf_counter()
+        detections = postprocess(out.boxes, out.scores, prepared.letterbox, self.post, self.class_names)
+        experts = self.experts_of(out)
+        t2 = time.perf_counter()
+        latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
+        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image)
+
+
+
+def runner_for(task: str) -> str:
+    return {"detect": "Detector", "classify": "Classifier"}.get(task, "a runner for that task")
+
+
+def open_runner(model: Union[str, Path, Bundle], backend: str = "auto", top_k: Optional[int] = None,
+                providers: Optional[Sequence[str]] = None, threads: int = 0, conf: float = 0.25, iou: float = 0.45,
+                top: int = 5) -> BundleRunner:
+    """The runner of the bundle's task: a :class:`Detector` (``conf``, ``iou``) or a
+    :class:`~edge_moe.runtime.classifier.Classifier` (``top`` classes per frame)."""
+    from edge_moe.runtime.classifier import Classifier
+
+    bundle = model if isinstance(model, Bundle) else load_bundle(model)
+    task = bundle.manifest["task"]
+    if task == "detect":
+        return Detector(bundle, backend, conf, iou, top_k, providers=providers, threads=threads)
+    if task == "classify":
+        return Classifier(bundle, backend, top, top_k, providers, threads)
+    raise UserError(f"{bundle.root}: task {task!r} has no runner (expected 'detect' or 'classify')")
+
+
 class Stream:
     """One pass over a source. Iterate it for FrameResults; ``stats``/``summary()`` hold the figures."""
 
-    def __init__(self, detector: Detector, source: SourceSpec, options: SourceOptions, max_frames: Optional[int], prefetch: int):
+    def __init__(self, detector: BundleRunner, source: SourceSpec, options: SourceOptions, max_frames: Optional[int], prefetch: int):
         if max_frames is not None and max_frames < 1:
             raise UserError(f"max_frames must be >= 1, got {max_frames}")
         self.detector = detector

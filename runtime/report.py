@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from edge_moe.runtime.detector import Detector, SourceSpec
+from edge_moe.runtime.detector import BundleRunner, SourceSpec, open_runner
 from edge_moe.runtime.sinks import ExpertTimeline, FrameAnnotator, JsonlSink, VideoSink, WindowSink
 from edge_moe.runtime.sinks.atomic import atomic_write
 from edge_moe.runtime.sources import SourceOptions
@@ -28,7 +28,7 @@ class RunOutputs:
     interrupted: bool = False
 
 
-def run_stream(detector: Detector, source: SourceSpec, *, log_path: Optional[Union[str, Path]] = None,
+def run_stream(detector: BundleRunner, source: SourceSpec, *, log_path: Optional[Union[str, Path]] = None,
                video_path: Optional[Union[str, Path]] = None, plot_path: Optional[Union[str, Path]] = None,
                summary_path: Optional[Union[str, Path]] = None, show: bool = False, max_frames: Optional[int] = None,
                options: SourceOptions = SourceOptions(), progress: bool = True) -> RunOutputs:
@@ -72,7 +72,8 @@ def run_stream(detector: Detector, source: SourceSpec, *, log_path: Optional[Uni
                     break
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix_str(f"{result.fps:.1f} fps, {len(result.detections)} boxes", refresh=False)
+                found = f"{result.classes.names[0]}" if result.classes is not None and len(result.classes) else f"{len(result.detections)} boxes"
+                bar.set_postfix_str(f"{result.fps:.1f} fps, {found}", refresh=False)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -104,7 +105,7 @@ def run_to_folder(model: Union[str, Path], source: SourceSpec, out_dir: Union[st
     """Everything about one run under ``out_dir``: annotated.mp4, experts.png, frames.jsonl, summary.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    detector = Detector(model, backend=backend, conf=conf, iou=iou, top_k=top_k)
+    detector = open_runner(model, backend=backend, conf=conf, iou=iou, top_k=top_k)
     return run_stream(detector, source, log_path=out / "frames.jsonl", video_path=out / "annotated.mp4",
                       plot_path=out / "experts.png", summary_path=out / "summary.json", max_frames=max_frames, progress=progress)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -57,6 +57,34 @@ class Detections:
 
 
 @dataclass
+class Classifications:
+    """The top classes of one frame, best first: class ids (N,) and probabilities (N,)."""
+
+    class_id: np.ndarray  # (N,) int64
+    score: np.ndarray  # (N,) float32 softmax probability
+    class_names: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        self.class_id = np.asarray(self.class_id, dtype=np.int64).reshape(-1)
+        self.score = np.asarray(self.score, dtype=np.float32).reshape(-1)
+        if len(self.class_id) != len(self.score):
+            raise ValueError(f"Classifications arrays disagree: class_id {len(self.class_id)}, score {len(self.score)}")
+
+    def __len__(self) -> int:
+        return len(self.class_id)
+
+    @property
+    def names(self) -> list[str]:
+        n = len(self.class_names)
+        return [self.class_names[c] if c < n else str(c) for c in self.class_id.tolist()]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """JSON-ready list: ``[{class_id, class_name, score}]``, best first."""
+        return [{"class_id": cid, "class_name": name, "score": round(score, 4)}
+                for cid, name, score in zip(self.class_id.tolist(), self.names, self.score.tolist())]
+
+
+@dataclass
 class ExpertActivation:
     """The experts one MoE layer ran for one frame: ids (K',) and their renormalised weights (K',)."""
 
@@ -107,14 +135,16 @@ class FrameResult:
     latency: Latency
     image: np.ndarray = field(repr=False, default=None)  # (H, W, 3) BGR original frame
     fps: float = 0.0  # end-to-end FPS over the meter window when this frame finished
+    classes: Optional[Classifications] = None  # classification bundles: the top classes (detections stay empty)
 
     def to_record(self) -> dict[str, Any]:
-        """The JSONL object: frame, timestamp, latency_ms, fps, detections, experts."""
+        """The JSONL object: frame, timestamp, latency_ms, fps, detections (or classes), experts."""
+        found = {"detections": self.detections.to_records()} if self.classes is None else {"classes": self.classes.to_records()}
         return {
             "frame": self.frame_index,
             "timestamp": round(self.timestamp, 6),
             "latency_ms": self.latency.to_record(),
             "fps": round(self.fps, 2),
-            "detections": self.detections.to_records(),
+            **found,
             "experts": [e.to_record() for e in self.experts],
         }

@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--providers", default=None,
                         help="ONNX Runtime execution providers in order, comma-separated (default: TensorRT, CUDA, CPU as available)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
-    parser.add_argument("--conf", type=float, default=0.25, help="minimum class score")
-    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
+    parser.add_argument("--conf", type=float, default=0.25, help="minimum class score (detectors)")
+    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (detectors)")
     parser.add_argument("--top-k", type=int, default=None, help="run only K' <= K experts per MoE layer (less compute)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--log", default=None, metavar="F.jsonl", help="one JSON object per frame")
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from edge_moe.errors import UserError
-    from edge_moe.runtime.detector import Detector
+    from edge_moe.runtime.detector import open_runner
     from edge_moe.runtime.meters import format_summary
     from edge_moe.runtime.report import run_stream
     from edge_moe.runtime.sources import RetryPolicy, SourceOptions
@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     retry_for = None if args.retry_for < 0 or math.isinf(args.retry_for) else args.retry_for
     options = SourceOptions(args.open_timeout, args.read_timeout, RetryPolicy(retry_for), args.rtsp_transport)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
-    detector = Detector(args.model, backend=args.backend, conf=args.conf, iou=args.iou, top_k=args.top_k,
-                        providers=providers, threads=args.threads)
+    detector = open_runner(args.model, backend=args.backend, top_k=args.top_k, providers=providers, threads=args.threads,
+                           conf=args.conf, iou=args.iou)  # a Detector or a Classifier, by the bundle's task
     outputs = run_stream(detector, args.source, log_path=args.log, video_path=args.save, plot_path=args.plot,
                          summary_path=args.summary_json, show=args.show, max_frames=args.max_frames, options=options,
                          progress=not args.quiet)

@@ -26,25 +26,25 @@ def classifier_from_config(config: dict[str, Any]) -> XrayClassifier:
     return XrayClassifier(XrayConfig.from_dict(config))
 
 
-@register_model("xray-moe")
+@register_model("xray-moe", task="classify")
 def xray_moe(**kw: Any) -> XrayClassifier:
     """MoE X-ray classifier as in its paper: ConvNeXt-XXLarge stages 0-1 + frozen ResNet18 branch, E=10, K=3."""
     return _create("xray-moe", PAPER, False, **kw)
 
 
-@register_model("xray-dense")
+@register_model("xray-dense", task="classify")
 def xray_dense(**kw: Any) -> XrayClassifier:
     """Dense twin of xray-moe: the same ConvNeXt trunk, no MoE branch."""
     return _create("xray-dense", PAPER, True, **kw)
 
 
-@register_model("xray-moe-pico")
+@register_model("xray-moe-pico", task="classify")
 def xray_moe_pico(**kw: Any) -> XrayClassifier:
     """Tiny MoE X-ray classifier for a 2-core CPU (widths 32/64, E=4, K=2, 96 px)."""
     return _create("xray-moe-pico", PICO, False, **kw)
 
 
-@register_model("xray-dense-pico")
+@register_model("xray-dense-pico", task="classify")
 def xray_dense_pico(**kw: Any) -> XrayClassifier:
     """Dense twin of xray-moe-pico: the same trunk, no MoE branch."""
     return _create("xray-dense-pico", PICO, True, **kw)

@@ -2,28 +2,31 @@
 from __future__ import annotations
 
 import difflib
-from typing import Callable
+from typing import Callable, Optional
 
 from torch import nn
 
 from edge_moe.errors import UserError
 
 _ENTRYPOINTS: dict[str, Callable[..., nn.Module]] = {}
+_TASKS: dict[str, str] = {}
 
 
-def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_model(name: str, task: str = "detect") -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _ENTRYPOINTS:
             raise ValueError(f"model {name!r} is registered twice")
         _ENTRYPOINTS[name] = fn
+        _TASKS[name] = task
         return fn
 
     return decorator
 
 
-def list_models() -> list[str]:
+def list_models(task: Optional[str] = None) -> list[str]:
+    """Registered model names, optionally only those of one ``task`` (``detect``, ``classify``)."""
     _load_families()
-    return list(_ENTRYPOINTS)
+    return [name for name in _ENTRYPOINTS if task is None or _TASKS[name] == task]
 
 
 class UnknownModelError(UserError, KeyError):
@@ -43,7 +46,10 @@ def create_model(name: str, **overrides) -> nn.Module:
 
 def model_task(name: str) -> str:
     """The task (``detect``, ``classify``) of a registered model."""
-    return create_model(name).config.task
+    _load_families()
+    if name not in _TASKS:
+        create_model(name)  # raises the "unknown model" error with suggestions
+    return _TASKS[name]
 
 
 def _load_families() -> None:

@@ -6,7 +6,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from edge_moe.runtime.results import Detections, ExpertActivation, FrameResult
+from edge_moe.runtime.results import Classifications, Detections, ExpertActivation, FrameResult
 
 # BGR, distinct and readable on both dark and light scenes
 PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207), (10, 249, 72), (23, 204, 146),
@@ -52,6 +52,21 @@ class LabelAnnotator:
             y = box[1] if y < 0 else y
             cv2.rectangle(image, (x, y), (x + tw + 4, y + th + base + 2), color_of(cid), -1)
             cv2.putText(image, text, (x + 2, y + th + 1), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        return image
+
+
+class ClassLabelAnnotator:
+    """The top-1 class and its probability on a filled tag at the bottom-left of a classified frame."""
+
+    def annotate(self, image: np.ndarray, classes: Classifications) -> np.ndarray:
+        if not len(classes):
+            return image
+        scale = _text_scale(image) * 1.3
+        text = f"{classes.names[0]} {float(classes.score[0]):.2f}"
+        (tw, th), base = cv2.getTextSize(text, FONT, scale, 2)
+        y = image.shape[0] - th - base - 8
+        cv2.rectangle(image, (0, y), (tw + 8, image.shape[0]), color_of(int(classes.class_id[0])), -1)
+        cv2.putText(image, text, (4, y + th + 4), FONT, scale, (255, 255, 255), 2, cv2.LINE_AA)
         return image
 
 
@@ -106,11 +121,12 @@ class ExpertStripAnnotator:
 
 
 class FrameAnnotator:
-    """Boxes, labels, FPS and the expert strip: the annotated-video frame for one result."""
+    """Boxes and labels (or a classifier's top-1 class), FPS and the expert strip: the annotated-video frame for one result."""
 
     def __init__(self, layers: Sequence[tuple[str, int]] = ()):
         self.boxes = BoxAnnotator()
         self.labels = LabelAnnotator()
+        self.top1 = ClassLabelAnnotator()
         self.fps = FpsAnnotator()
         self.strip = ExpertStripAnnotator(layers)
 
@@ -118,5 +134,7 @@ class FrameAnnotator:
         image = result.image.copy()
         self.boxes.annotate(image, result.detections)
         self.labels.annotate(image, result.detections)
+        if result.classes is not None:
+            self.top1.annotate(image, result.classes)
         self.fps.annotate(image, result)
         return self.strip.annotate(image, result.experts)

@@ -18,7 +18,7 @@ IMGSZ = 64
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models(task="detect"))
 def test_zoo_exports_pass_checks_and_parity(name, tmp_path):
     report = export_with_report(name, tmp_path / "sparse", imgsz=IMGSZ, routing="sparse", parity_count=1, other_out=tmp_path / "dense")
     parity = report.parity
