@@ -2,9 +2,9 @@
 
 Each class is one bundled photo (coins, clock, camera, cell, rocket). Images are square crops rendered
 X-ray-like: grayscale, inverted (dense matter bright), slightly blurred, with sensor noise, flipped or
-rotated by multiples of 90 degrees. Train crops come from the left 65 % of each photo and val crops
-from the right 35 %, so validation measures recognition of unseen parts of the object, not memory of
-the same pixels. Written once (atomically) under the user's cache folder, or anywhere with
+rotated by multiples of 90 degrees. Train and val are different random crops (position, scale,
+orientation, exposure, noise) of the same photos: val crops overlap training crops, so validation
+measures robustness to view and noise, not generalisation to unseen objects. Written once (atomically) under the user's cache folder, or anywhere with
 ``python -m edge_moe.data OUT --spec xray-builtin``.
 """
 from __future__ import annotations
@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 
 BUILTIN = "xray-builtin"
-VERSION = 1
+VERSION = 2
 CLASSES = ("camera", "cell", "clock", "coins", "rocket")  # skimage.data functions
 COUNTS = {"train": 60, "val": 20}  # per class
 SIZE = 96  # pixels of a written image
-TRAIN_FRACTION = 0.65  # columns of each photo that train crops come from; val crops from the rest
 
 
 def builtin_root() -> Path:
@@ -45,13 +44,11 @@ def write_builtin(out: Path, seed: int = 0) -> Path:
         rng = np.random.default_rng(seed)
         for name in CLASSES:
             photo = _photo(name)
-            split_at = int(photo.shape[1] * TRAIN_FRACTION)
-            regions = {"train": photo[:, :split_at], "val": photo[:, split_at:]}
             for split, count in COUNTS.items():
                 folder = tmp / split / name
                 folder.mkdir(parents=True)
                 for i in range(count):
-                    cv2.imwrite(str(folder / f"{name}_{i:03d}.png"), render(regions[split], rng))
+                    cv2.imwrite(str(folder / f"{name}_{i:03d}.png"), render(photo, rng))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -69,14 +66,14 @@ def _photo(name: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image.astype(np.uint8)
 
 
-def render(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random square crop of ``region`` as an X-ray-like (SIZE, SIZE) uint8 image."""
+def render(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random square crop of ``photo`` as an X-ray-like (SIZE, SIZE) uint8 image."""
     import cv2
 
-    h, w = region.shape
-    side = int(min(h, w) * rng.uniform(0.6, 1.0))
+    h, w = photo.shape
+    side = int(min(h, w) * rng.uniform(0.4, 1.0))
     y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-    crop = cv2.resize(region[y : y + side, x : x + side], (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(photo[y : y + side, x : x + side], (SIZE, SIZE), interpolation=cv2.INTER_AREA)
     crop = np.rot90(crop, int(rng.integers(4)))
     if rng.random() < 0.5:
         crop = crop[:, ::-1]

@@ -18,7 +18,7 @@ def make_folder(root, classes=("a", "b"), per_class=2, splits=("train", "val")):
     return root
 
 
-def test_builtin_set_is_written_atomically_with_disjoint_regions(tmp_path):
+def test_builtin_set_is_written_atomically(tmp_path):
     root = write_builtin(tmp_path / "xb")
     data = load_image_folders(str(root))
     assert data.names == sorted(CLASSES)
