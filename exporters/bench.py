@@ -81,8 +81,7 @@ def machine(threads: int) -> str:
 def _torch_frame(model: torch.nn.Module, routing: str) -> FrameFn:
     def frame(image: np.ndarray) -> Optional[dict[str, list[int]]]:
         with torch.no_grad(), moe_execution(model, routing):
-            outputs, routings = model(torch.from_numpy(image))
-            model.decode(outputs)
+            _, routings = model.program().run(torch.from_numpy(image), deploy=True)  # forward + decoding / softmax
         return None if routing == "dense" else {r.layer: r.ids[0].tolist() for r in routings}
 
     return frame
@@ -108,7 +107,7 @@ def _bundle_model(bundle) -> torch.nn.Module:
 
     ``config`` is not one of the manifest fields the runtime needs (``MANIFEST_KEYS``), so a bundle may lack it.
     """
-    from edge_moe.models import detector_from_config
+    from edge_moe.models import model_from_config
     from edge_moe.runtime.bundle import MANIFEST
 
     where = bundle.root / MANIFEST
@@ -117,7 +116,7 @@ def _bundle_model(bundle) -> torch.nn.Module:
         raise UserError(f"{where}: no model 'config' field (bench needs it to count executed compute); "
                         "re-export the bundle, or bench the model or checkpoint it came from")
     try:
-        return detector_from_config(config).eval()
+        return model_from_config(config).eval()
     except (TypeError, ValueError, KeyError) as error:
         raise UserError(f"{where}: invalid model 'config' field: {error}") from None
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train a detector (weights/last.pt + best.pt, results.csv, plots, routing health)"
+HELP = "train a detector or classifier (weights/last.pt + best.pt, results.csv, plots, routing health)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="esmoe-pico", help="zoo name (see `edge-moe models`)")
-    parser.add_argument("--data", default="synthetic", help="synthetic[:n=1000,val=200,imgsz=256,classes=3,seed=0,dense=0.5] | data.yaml | COCO .json")
+    parser.add_argument("--data", default="synthetic", help="synthetic[:n=1000,val=200,imgsz=256,classes=3,seed=0,dense=0.5] | data.yaml | COCO .json; "
+                        "classifiers: an ImageFolder DIR (DIR/train/<class>/*.png, DIR/val/<class>/*.png) | xray-builtin")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--imgsz", type=int, default=256, help="training/validation size (multiple of 32)")
     parser.add_argument("--batch", type=int, default=16)

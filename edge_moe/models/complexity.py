@@ -87,7 +87,7 @@ def measure(model: nn.Module, imgsz: int) -> Complexity:
     model.eval()
     try:
         with moe_execution(model, "dense"):
-            model(torch.zeros(1, 3, imgsz, imgsz))
+            model.program().run(torch.zeros(1, 3, imgsz, imgsz))  # the model's forward, step by step
     finally:
         model.train(was_training)
         for handle in handles:
