@@ -87,7 +87,7 @@ def measure(model: nn.Module, imgsz: int) -> Complexity:
     model.eval()
     try:
         with moe_execution(model, "dense"):
-            model.program().run(torch.zeros(1, 3, imgsz, imgsz))  # the model's forward, step by step
+            model(torch.zeros(1, 3, imgsz, imgsz))  # a family's forward interprets its program
     finally:
         model.train(was_training)
         for handle in handles:
