@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from edge_moe.checkpoint import model_from_checkpoint, save_checkpoint
 from edge_moe.data.classify_loader import ClassifyDataset
-from edge_moe.data.imagefolder import ClassificationData, load_image_folders
+from edge_moe.data.imagefolder import load_image_folders
 from edge_moe.errors import UserError
 from edge_moe.metrics.classification import plot_confusion_matrix
 from edge_moe.models import create_model
@@ -28,9 +28,9 @@ from edge_moe.moe import MoELossWeights, moe_aux_loss
 from edge_moe.trainers.classify_eval import ClassifyResult, evaluate_classifier, format_classify_result
 from edge_moe.trainers.config import TrainConfig
 from edge_moe.trainers.ema import ModelEMA
-from edge_moe.trainers.optim import build_optimizer, lr_factor, set_lr
+from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr
 from edge_moe.trainers.plots import plot_history, write_csv
-from edge_moe.trainers.state import rng_state, seed_everything, set_rng_state
+from edge_moe.trainers.state import current_train_state, restore_train_state, seed_everything
 
 PLOT_EVERY = 5
 LOSSES = ("ce", "moe")
@@ -58,23 +58,11 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
     model.to(device)
     optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
     ema = ModelEMA(model, tau=config.ema_tau)
-    start_epoch, iteration, best_fitness, history = 0, 0, -1.0, []
-    if saved is not None:
-        state = saved["train_state"]
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        ema.load_state_dict(state["ema"])
-        start_epoch, iteration, best_fitness = state["epoch"], state["iteration"], state["best_fitness"]
-        history = list(state["history"])
-        set_rng_state(state["rng"])
-        if start_epoch >= config.epochs:
-            raise UserError(f"{last_path}: training already finished ({start_epoch}/{config.epochs} epochs); nothing to resume")
+    start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     aux_weights = moe_loss_weights(config.moe_coef)
     dataset = ClassifyDataset(data.split("train"), config.imgsz, config.augment, config.seed)
-    steps_per_epoch = (len(dataset) + config.batch - 1) // config.batch
-    total_steps = steps_per_epoch * config.epochs
-    warmup = max(int(config.warmup_epochs * steps_per_epoch), min(100, total_steps // 10)) if config.warmup_epochs else 0
+    total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
@@ -110,11 +98,7 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
         fitness = result.metrics["accuracy"] + 1e-3 * result.metrics["f1_macro"]
         is_best = fitness > best_fitness
         best_fitness = max(best_fitness, fitness)
-        train_state = {
-            "epoch": epoch + 1, "iteration": iteration, "best_fitness": best_fitness, "history": history,
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": optimizer.state_dict(), "ema": ema.state_dict(), "rng": rng_state(),
-        }
+        train_state = current_train_state(epoch + 1, iteration, best_fitness, history, model, optimizer, ema)
         meta = {"epoch": epoch + 1, "metrics": {k: float(result.metrics[k]) for k in ("accuracy", "f1_macro")}, "config": config.to_dict()}
         save_checkpoint(last_path, ema.module, names, extra={"train": meta, "train_state": train_state})
         if is_best:

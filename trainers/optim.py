@@ -38,6 +38,15 @@ def build_optimizer(model: nn.Module, name: str, lr: float, momentum: float, wei
     raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {name!r}")
 
 
+def schedule_steps(images: int, batch: int, epochs: int, warmup_epochs: float) -> tuple[int, int]:
+    """(total iterations, warmup iterations) of a run: warmup lasts ``warmup_epochs`` but at least
+    min(100, 10 % of the run) iterations (none when ``warmup_epochs`` is 0)."""
+    steps_per_epoch = (images + batch - 1) // batch
+    total = steps_per_epoch * epochs
+    warmup = max(int(warmup_epochs * steps_per_epoch), min(100, total // 10)) if warmup_epochs else 0
+    return total, warmup
+
+
 def lr_factor(iteration: int, total: int, warmup: int, final: float) -> float:
     """Multiplier of the base lr: linear 0 -> 1 over ``warmup`` iterations, then cosine 1 -> ``final``."""
     if warmup and iteration < warmup:

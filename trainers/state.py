@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
+
+from edge_moe.errors import UserError
 
 
 def rng_state() -> dict[str, Any]:
@@ -30,3 +32,32 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def current_train_state(epoch: int, iteration: int, best_fitness: float, history: list[dict], model, optimizer, ema) -> dict[str, Any]:
+    """What ``last.pt`` carries under ``"train_state"`` so ``--resume`` continues exactly."""
+    return {
+        "epoch": epoch,
+        "iteration": iteration,
+        "best_fitness": best_fitness,
+        "history": history,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "ema": ema.state_dict(),
+        "rng": rng_state(),
+    }
+
+
+def restore_train_state(saved: Optional[dict], model, optimizer, ema, last_path, epochs: int) -> tuple[int, int, float, list[dict]]:
+    """Loads a resumed run's state into model, optimiser, EMA and the RNGs; returns (epoch, iteration, best fitness,
+    history), ``(0, 0, -1.0, [])`` for a fresh run."""
+    if saved is None:
+        return 0, 0, -1.0, []
+    state = saved["train_state"]
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    ema.load_state_dict(state["ema"])
+    set_rng_state(state["rng"])
+    if state["epoch"] >= epochs:
+        raise UserError(f"{last_path}: training already finished ({state['epoch']}/{epochs} epochs); nothing to resume")
+    return state["epoch"], state["iteration"], state["best_fitness"], list(state["history"])

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from edge_moe.data.samples import check_images as check_readable, read_image
+from edge_moe.data.spec import DataSet
 from edge_moe.errors import UserError
 from edge_moe.runtime.sources.files import IMAGE_SUFFIXES, images_in
 
@@ -34,16 +35,6 @@ class ImageFolder:
         return read_image(self.paths[index])
 
 
-@dataclass
-class ClassificationData:
-    names: list[str]
-    splits: dict[str, ImageFolder]
-    spec: str
-
-    def split(self, name: str) -> ImageFolder:
-        return self.splits[name]
-
-
 def is_image_folder(spec: str) -> bool:
     """``spec`` is the built-in set or a directory laid out as ``train/`` and/or ``val/`` class folders."""
     from edge_moe.data.xray_builtin import BUILTIN
@@ -52,7 +43,7 @@ def is_image_folder(spec: str) -> bool:
     return spec == BUILTIN or (path.is_dir() and any((path / split).is_dir() for split in ("train", "val")))
 
 
-def load_image_folders(spec: str, splits: Sequence[str] = ("train", "val"), check_images: bool = True) -> ClassificationData:
+def load_image_folders(spec: str, splits: Sequence[str] = ("train", "val"), check_images: bool = True) -> DataSet:
     """Loads the requested splits of an ImageFolder directory (or ``xray-builtin``, written on first use)."""
     from edge_moe.data.xray_builtin import BUILTIN, builtin_root
 
@@ -70,7 +61,7 @@ def load_image_folders(spec: str, splits: Sequence[str] = ("train", "val"), chec
     if check_images:
         for folder in folders.values():
             check_readable(folder.paths, folder.origin)
-    return ClassificationData(names, folders, spec)
+    return DataSet(names, folders, spec)  # type: ignore[arg-type]  # splits are ImageFolders
 
 
 def read_split(folder: Path) -> ImageFolder:
