@@ -21,7 +21,7 @@ from edge_moe.errors import UserError
 from edge_moe.runtime.backends.select import choose_backend, session_opener
 from edge_moe.runtime.bundle import Bundle, load_bundle
 from edge_moe.runtime.meters import RunStats
-from edge_moe.runtime.plan import PlanExecutor
+from edge_moe.runtime.plan import PlanExecutor, PlanResult
 from edge_moe.runtime.postprocess import PostprocessConfig, postprocess
 from edge_moe.runtime.prefetch import Prefetcher
 from edge_moe.runtime.preprocess import InputSpec, Prepared, prepare, spec_from_values
@@ -97,7 +97,8 @@ class BundleRunner(ABC):
     def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
         """Inference + postprocess of an already prepared frame (each task's own)."""
 
-    def experts_of(self, out) -> list[ExpertActivation]:
+    def experts_of(self, out: PlanResult) -> list[ExpertActivation]:
+        """The experts each MoE layer ran for the frame, with their renormalised weights."""
         return [ExpertActivation(r.layer, r.ids, r.weights) for r in out.routing]
 
     def __call__(self, image: np.ndarray) -> FrameResult:
@@ -122,7 +123,7 @@ class BundleRunner(ABC):
         return StreamHandle(self.stream(source, **stream_kwargs), on_result)
 
     def stop(self) -> None:
-        """Stops every running stream of this detector (safe from any thread or a signal handler)."""
+        """Stops every running stream of this runner (safe from any thread or a signal handler)."""
         with self._lock:
             streams = list(self._streams)
         for s in streams:
@@ -155,8 +156,8 @@ class Detector(BundleRunner):
         return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image)
 
 
-
 def runner_for(task: str) -> str:
+    """The Python class that runs bundles of ``task`` (for messages)."""
     return {"detect": "Detector", "classify": "Classifier"}.get(task, "a runner for that task")
 
 
