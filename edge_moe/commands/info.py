@@ -133,6 +133,7 @@ def _bundle_run(args: argparse.Namespace) -> int:
     lines.append("  engines          " + ("; ".join(f"TensorRT {t} on {g} ({p})" for t, g, p in sorted(engines)) if engines else "none (run `edge-moe build-engine`)"))
     for key, figures in info["parity"].items():
         if isinstance(figures, dict):
-            lines.append(f"  parity {key:<22} boxes {figures['boxes_max_abs_diff']:.2e}  scores {figures['scores_max_abs_diff']:.2e}  routing {figures['routing_agreement']:.1%}")
+            diffs = "  ".join(f"{k.replace('_max_abs_diff', '')} {v:.2e}" for k, v in figures.items() if k.endswith("_max_abs_diff"))
+            lines.append(f"  parity {key:<22} {diffs}  routing {figures['routing_agreement']:.1%}")
     print("\n".join(lines))
     return 0

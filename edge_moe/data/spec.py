@@ -40,6 +40,9 @@ def load_data(spec: str, splits: Sequence[str] = ("train", "val"), check_images:
         return _bare_coco(path, splits, check_images, spec)
     if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
         return _data_yaml(path, splits, check_images, spec)
+    from edge_moe.data.imagefolder import is_image_folder  # imports this module: not at the top
+    if is_image_folder(spec):
+        raise UserError(f"--data {spec}: an ImageFolder (classification) directory; detectors expect 'synthetic[:options]', a data.yaml or a COCO .json file")
     raise UserError(f"--data {spec!r}: expected 'synthetic[:options]', a data.yaml or a COCO .json file")
 
 

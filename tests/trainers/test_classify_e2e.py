@@ -99,6 +99,9 @@ def test_export_and_run_a_classify_bundle(trained, folder, tmp_path, capsys):
     assert records[0]["experts"][0]["layer"] == "moe" and len(records[0]["experts"][0]["ids"]) == 2
     assert cv2.VideoCapture(str(tmp_path / "out.mp4")).read()[0]
 
+    assert main(["info", str(tmp_path / "bundle")]) == 0
+    assert "parity sparse_vs_dense        logits 0.00e+00" in capsys.readouterr().out
+
     classifier = Classifier(tmp_path / "dense", top=2)
     result = classifier(cv2.imread(str(folder / "val" / "clock" / "0.png")))
     assert len(result.classes) == 2 and result.classes.names[0] in CLASSES and result.experts[0].layer == "moe"
@@ -121,3 +124,8 @@ def test_val_refuses_a_detector_checkpoint_on_an_image_folder(folder, tmp_path, 
     weights = save_checkpoint(tmp_path / "det.pt", create_model("yolo-pico"), ["a", "b", "c"])
     assert main(["val", "--weights", str(weights), "--data", str(folder)]) != 0
     assert "an ImageFolder (classification) directory, but" in capsys.readouterr().err
+
+
+def test_detector_training_refuses_an_image_folder(folder, capsys):
+    assert main(["train", "--model", "yolo-pico", "--data", str(folder), "--epochs", "1"]) != 0
+    assert "an ImageFolder (classification) directory; detectors expect" in capsys.readouterr().err
