@@ -13,7 +13,7 @@ from edge_moe.exporters.engine_policy import (
     Device, cache_key, default_timing_cache, engine_metadata, pin_to_fp32, plan_builds, precision_policy, validation_warning,
 )
 
-ORIN = Device("10.3.0", "Orin", "8.7")
+ORIN = Device("10.3.0", "Orin", "8.7", "tensorrt", ("8.7",))
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,8 @@ def test_engine_metadata_fields():
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     meta = engine_metadata(job, "f" * 64, ORIN, precision, 512, 3.14159, built_at=when)
     assert meta == {
-        "file": job.engine, "sha256": "f" * 64, "tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7",
+        "file": job.engine, "sha256": "f" * 64, "flavour": "tensorrt", "tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7",
+        "compute_capabilities": ["8.7"], "dla_core": None,
         "precision": "fp16", "mode": "builder-flag", "flags": ["FP16", "OBEY_PRECISION_CONSTRAINTS", "VERSION_COMPATIBLE"],
         "version_compatible": True, "hardware_compatible": False, "onnx": "graphs/segment0.onnx", "onnx_sha256": "1" * 64,
         "workspace_mib": 512, "built_at": "2026-01-02T03:04:05+00:00", "build_seconds": 3.14, "cache_key": job.key,
@@ -120,13 +121,16 @@ def test_validation_warning_threshold():
     assert "98.0%" in validation_warning({"routing_agreement": 0.98})
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
-def test_build_engine_without_tensorrt_says_how_to_get_it(pico_bundles, capsys):
+def test_build_engine_without_any_tensorrt_names_both_extras(pico_bundles, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # a machine with neither flavour
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
     bundle = pico_bundles["dense"]
     code = main(["build-engine", str(bundle)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert "JetPack" in err and "pip install 'edge-moe[tensorrt]'" in err
+    assert "pip install 'edge-moe[tensorrt-rtx]'" in err and "pip install 'edge-moe[tensorrt]'" in err and "JetPack" in err
     assert not (bundle / "engines").exists()
 
 
@@ -183,19 +187,22 @@ def fake_tensorrt(monkeypatch):
         backends.tensorrt_session = saved
 
 
-def test_current_device_reads_the_gpu_name_the_runtime_compares(fake_tensorrt):
-    from edge_moe.exporters.tensorrt_build import current_device
+def test_tensorrt_device_reads_the_gpu_name_the_runtime_compares(fake_tensorrt):
+    from edge_moe.exporters.engine_flavours import TensorRTTarget
     from edge_moe.runtime.backends import tensorrt_session
 
     trt, cudart = fake_tensorrt
-    assert current_device(trt) == Device("10.3.0", "Orin", "8.7")
-    assert tensorrt_session.gpu_name() == current_device(trt).gpu  # one function: the engine check cannot drift
+    device = TensorRTTarget().device(trt, (), None)
+    assert device == ORIN
+    assert tensorrt_session.gpu_name() == device.gpu  # one function: the engine check cannot drift
+    with pytest.raises(UserError, match="--compute-capability applies to --target tensorrt-rtx"):
+        TensorRTTarget().device(trt, ("8.6",), None)
 
 
-def test_current_device_without_a_gpu_is_one_line(fake_tensorrt):
-    from edge_moe.exporters.tensorrt_build import current_device
+def test_tensorrt_device_without_a_gpu_is_one_line(fake_tensorrt):
+    from edge_moe.exporters.engine_flavours import TensorRTTarget
 
     trt, cudart = fake_tensorrt
     cudart.cudaGetDeviceProperties = lambda device: (100, None)
     with pytest.raises(UserError, match=r"^no usable CUDA GPU \(CUDA error cudaErrorNoDevice\); TensorRT engines"):
-        current_device(trt)
+        TensorRTTarget().device(trt, (), None)
