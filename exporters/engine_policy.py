@@ -125,8 +125,8 @@ def check_dla(core: Optional[int], has_dla: bool, flavour: str) -> None:
 
 def pin_to_fp32(layer_name: str, layer_type: str) -> bool:
     """Whether a TensorRT layer (named after its ONNX node by the parser) must stay FP32."""
-    if layer_name.startswith("(Unnamed Layer"):
-        return False  # parser-internal constants and shuffles
+    if layer_name.startswith(("(Unnamed Layer", "ONNXTRT_")):
+        return False  # parser-internal constants, casts, broadcasts and shuffles: no ONNX node of their own
     return keep_fp32(layer_name, _LAYER_OPS.get(layer_type, layer_type))
 
 

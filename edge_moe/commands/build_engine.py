@@ -32,10 +32,12 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, compute_capabilities=args.compute_capability, dla_core=args.dla,
     )
     device = report.device
-    where = f"on {device.gpu} (sm {device.compute_capability})" if device.gpu else f"for {runs_on(device.targets)}"
+    where = f"on {device.gpu} (sm {device.compute_capability})" if device.gpu else f"for compute capability {'/'.join(device.targets)}"
     seconds = f" in {sum(report.seconds.values()):.1f} s" if report.built else ""
     print(f"{ENGINE_FLAVOURS[device.flavour].label} {device.tensorrt} {where}, {report.precision.name} ({report.precision.mode}): "
           f"built {len(report.built)}{seconds}, reused {len(report.reused)} engines in {report.bundle}")
+    if not device.gpu:
+        print(f"they run on {runs_on(device.targets)} GPUs (compiled for the GPU at first load)")
     if report.validation:
         v = report.validation
         print(f"engines vs ONNX Runtime FP32: boxes max abs diff {v['boxes_max_abs_diff']:.3g}, "
