@@ -70,14 +70,14 @@ def check_bundle_engines(bundle) -> dict[str, Path]:
     return {name: check_engine(bundle, name, trt.__version__, gpu_name(), compute_capability()) for name in bundle.graphs}
 
 
-def refuse_invalid_engine(trt: Any, runtime: Any, plan: bytes, path: Path) -> None:
+def refuse_invalid_engine(trt: Any, runtime: Any, plan: bytes, path: Path, label: str) -> None:
     """TensorRT-RTX checks an engine's header before deserialising (version, compute capability, driver, ...)."""
     if not hasattr(runtime, "get_engine_validity"):
         return  # TensorRT proper: deserialize_cuda_engine returns None on a bad plan
     validity, diagnostics = runtime.get_engine_validity(plan)
     if validity == trt.EngineValidity.INVALID:
         reasons = [name.lower() for name, flag in trt.EngineInvalidityDiagnostics.__members__.items() if diagnostics & int(flag)]
-        raise UserError(f"{path}: {trt.__name__} {trt.__version__} says this engine is invalid here "
+        raise UserError(f"{path}: {label} {trt.__version__} says this engine is invalid here "
                         f"({', '.join(reasons) or 'no usable CUDA GPU or driver'}); rebuild it with `edge-moe build-engine BUNDLE`")
 
 
@@ -101,13 +101,13 @@ class TensorRTSession(GraphSession):
         """``runtime_cache``: the file TensorRT-RTX reads its JIT-compiled kernels from and writes them to."""
         if not path.is_file():
             raise UserError(f"{path}: TensorRT engine not found; run `edge-moe build-engine BUNDLE`")
-        trt = self.trt = tensorrt_module(flavour)
+        trt, label = tensorrt_module(flavour), ENGINE_FLAVOURS[flavour].label
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         plan = path.read_bytes()
-        refuse_invalid_engine(trt, runtime, plan, path)
+        refuse_invalid_engine(trt, runtime, plan, path, label)
         self.engine = runtime.deserialize_cuda_engine(plan)
         if self.engine is None:
-            raise UserError(f"{path}: {trt.__name__} {trt.__version__} cannot load this engine (built by another version "
+            raise UserError(f"{path}: {label} {trt.__version__} cannot load this engine (built by another version "
                             "or for another GPU?); rebuild it with `edge-moe build-engine BUNDLE` on this machine")
         self.runtime_cache, self.cache_file, self.cache_saved = None, runtime_cache, False
         if runtime_cache is not None:
@@ -144,11 +144,11 @@ class TensorRTSession(GraphSession):
             _check(cudart.cudaMemcpyAsync(self.device[name], host.pointer, host.nbytes, to_device, self.stream))
         if not self.context.execute_async_v3(self.stream):
             raise RuntimeError("TensorRT execute_async_v3 failed")
-        self._save_runtime_cache()
         for name in self.output_names:
             host = self.host[name]
             _check(cudart.cudaMemcpyAsync(host.pointer, self.device[name], host.nbytes, to_host, self.stream))
         _check(cudart.cudaStreamSynchronize(self.stream))
+        self._save_runtime_cache()
         return {name: self.host[name].array.copy() for name in self.output_names}
 
     def _save_runtime_cache(self) -> None:

@@ -11,6 +11,7 @@ import onnx
 import pytest
 
 from edge_moe.cli import main
+from edge_moe.environment.cuda import gpus
 from edge_moe.errors import UserError
 from edge_moe.exporters.engine_policy import RTX_DEFAULT_TARGETS
 from edge_moe.runtime.bundle import check_engine, load_bundle, sha256_of
@@ -164,3 +165,16 @@ def test_cli_build_and_info_list_the_engines(pico_bundles, tmp_path, capsys):
     assert main(["info", str(bundle)]) == 0
     info = capsys.readouterr().out
     assert "TensorRT-RTX 1.7" in info and "fp16" in info and "sm 8.6/12.0" in info and f"{graphs} graphs" in info
+
+
+@pytest.mark.skipif(bool(gpus()), reason="a CUDA GPU is here")
+def test_without_a_gpu_the_runtime_runs_the_onnx_and_says_why_not_the_engines(pico_bundles, tmp_path):
+    from edge_moe.runtime import Detector
+    from edge_moe.runtime.backends.select import tensorrt_usable
+
+    bundle = copy(pico_bundles["sparse"], tmp_path)
+    build(bundle)
+    assert Detector(bundle, backend="auto").backend == "onnxruntime"
+    assert "CUDA error" in tensorrt_usable(load_bundle(bundle))
+    with pytest.raises(UserError, match=r"^backend 'tensorrt': no usable CUDA GPU \(CUDA error \w+\) to run the TensorRT-RTX engines of "):
+        Detector(bundle, backend="tensorrt")
