@@ -38,7 +38,6 @@ class TensorRTTarget:
         """The GPU this process builds on (and the engine will run on)."""
         if compute_capabilities:
             raise UserError("--compute-capability applies to --target tensorrt-rtx; TensorRT builds for the GPU it runs on")
-        check_dla(dla_core, True, self.flavour.label)
         try:
             from edge_moe.runtime.backends.tensorrt_session import compute_capability, gpu_name
         except ImportError:
@@ -51,7 +50,8 @@ class TensorRTTarget:
         self.timing_cache = self.timing_cache or default_timing_cache(Device(trt.__version__, name, capability))
         return Device(trt.__version__, name, capability, self.flavour.name, (capability,), dla_core)
 
-    def precision(self, version: str, fp16: bool, version_compatible: bool) -> Precision:
+    def precision(self, version: str, fp16: bool, version_compatible: bool, dla_core: Optional[int]) -> Precision:
+        check_dla(dla_core, True, self.flavour.label, fp16)
         return precision_policy(version, fp16, version_compatible)
 
     def network_flags(self, trt: Any, precision: Precision) -> int:
@@ -95,10 +95,10 @@ class TensorRTRTXTarget:
         return importlib.import_module(self.flavour.module)
 
     def device(self, trt: Any, compute_capabilities: tuple[str, ...], dla_core: Optional[int]) -> Device:
-        check_dla(dla_core, False, self.flavour.label)
         return Device(trt.__version__, None, None, self.flavour.name, compute_capabilities or RTX_DEFAULT_TARGETS)
 
-    def precision(self, version: str, fp16: bool, version_compatible: bool) -> Precision:
+    def precision(self, version: str, fp16: bool, version_compatible: bool, dla_core: Optional[int]) -> Precision:
+        check_dla(dla_core, False, self.flavour.label, fp16)
         return rtx_precision_policy(fp16, version_compatible)
 
     def network_flags(self, trt: Any, precision: Precision) -> int:

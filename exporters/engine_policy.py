@@ -113,14 +113,16 @@ def parse_compute_capabilities(text: Optional[str]) -> tuple[str, ...]:
     return asked
 
 
-def check_dla(core: Optional[int], has_dla: bool, flavour: str) -> None:
-    """``--dla CORE``: Jetson AGX Orin / Xavier have DLA cores 0 and 1; TensorRT-RTX has no DLA."""
+def check_dla(core: Optional[int], has_dla: bool, flavour: str, fp16: bool = True) -> None:
+    """``--dla CORE``: Jetson AGX Orin / Xavier have DLA cores 0 and 1, which run FP16 (or INT8); TensorRT-RTX has no DLA."""
     if core is None:
         return
     if not has_dla:
         raise UserError(f"--dla {core}: {flavour} has no DLA; DLA engines are built with --target tensorrt on a Jetson AGX Orin or Xavier")
     if core not in (0, 1):
         raise UserError(f"--dla must be a DLA core, 0 or 1, got {core}")
+    if not fp16:
+        raise UserError(f"--dla {core} with --no-fp16: the DLA runs FP16 or INT8 only; drop --no-fp16")
 
 
 def pin_to_fp32(layer_name: str, layer_type: str) -> bool:

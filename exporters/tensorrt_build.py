@@ -75,6 +75,8 @@ def _dtype(tensor_or_type: Any) -> str:
 
 def check_network(network: Any, graph: str, entry: dict[str, Any], precision: Precision) -> None:
     """The parsed network against the manifest's graph I/O and, strongly typed FP16, the routing precision."""
+    if "inputs" not in entry or "outputs" not in entry:
+        raise UserError(f"graphs.{graph} has no inputs/outputs in the manifest (an older export); re-export the bundle")
     def tensors(count: int, get: Any) -> list[Tensor]:
         return [Tensor(t.name, tuple(t.shape), DTYPES.get(_dtype(t.dtype), _dtype(t.dtype))) for t in map(get, range(count))]
 
@@ -134,9 +136,8 @@ def build_engines(
         raise UserError(f"--workspace must be at least 16 MiB, got {workspace_mib}")
     bundle = load_bundle(bundle_path)
     adapter, trt = load_target(target, timing_cache)
-    capabilities = parse_compute_capabilities(compute_capabilities)
-    device = adapter.device(trt, capabilities, dla_core)
-    precision = adapter.precision(trt.__version__, fp16, version_compatible)
+    precision = adapter.precision(trt.__version__, fp16, version_compatible, dla_core)
+    device = adapter.device(trt, parse_compute_capabilities(compute_capabilities), dla_core)
     if precision.onnx == "fp16":
         missing = [name for name, entry in bundle.graphs.items() if "fp16" not in entry]
         if missing:

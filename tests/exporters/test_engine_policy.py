@@ -247,6 +247,8 @@ def test_dla_policy():
         check_dla(0, False, "TensorRT-RTX")
     with pytest.raises(UserError, match="--dla must be a DLA core, 0 or 1, got 2"):
         check_dla(2, True, "TensorRT")
+    with pytest.raises(UserError, match="--dla 0 with --no-fp16: the DLA runs FP16 or INT8 only"):
+        check_dla(0, True, "TensorRT", fp16=False)
 
 
 def test_rtx_precision_is_strongly_typed_and_keys_differ_by_flavour_and_targets():
