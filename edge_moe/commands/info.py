@@ -57,10 +57,10 @@ def _build(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if Path(args.model).is_dir():
+        return _bundle_run(args)  # torch-free: works on the runtime-only install
     from edge_moe.models.config import check_imgsz
 
-    if Path(args.model).is_dir():
-        return _bundle_run(args)
     model = _build(args)
     if args.imgsz is not None:
         check_imgsz(args.imgsz, max(model.config.strides), "--imgsz")
