@@ -7,8 +7,10 @@ HELP = "build TensorRT / TensorRT-RTX engines for a bundle (FP16, router kept FP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge_moe.exporters.engine_policy import TARGETS  # torch-free and cheap
+
     parser.add_argument("bundle", help="bundle directory written by `edge-moe export`")
-    parser.add_argument("--target", default="auto", choices=("auto", "tensorrt", "tensorrt-rtx"),
+    parser.add_argument("--target", default="auto", choices=TARGETS,
                         help="auto (default): TensorRT when it is installed and a CUDA GPU is present, else TensorRT-RTX")
     parser.add_argument("--compute-capability", default=None, metavar="LIST",
                         help="TensorRT-RTX targets, e.g. 8.6,8.9,12.0 (default: 8.0 and later; 7.5 only when asked)")

@@ -175,7 +175,7 @@ def probe_jetson(root: Path) -> list[Check]:
                             "edge-moe's TensorRT path needs JetPack >= 5.1 (L4T 35.2.1); ONNX Runtime still works"))
     mode = jetson.power_mode()
     checks.append(Check("power", OK, f"power mode {mode}") if mode else
-                  Check("power", WARNING, "power mode unknown (nvpmodel -q gave nothing)", "sudo nvpmodel -q"))
+                  Check("power", WARNING, "power mode unknown (no nvpmodel, or no answer from `nvpmodel -q`)", "sudo nvpmodel -q"))
     checks.append(Check("clocks", WARNING, "clocks may scale down between frames",
                         "sudo jetson_clocks for steady latency figures (and sudo nvpmodel -m 0 for MAXN)"))
     return checks
