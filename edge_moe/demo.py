@@ -67,7 +67,7 @@ def build_rtx_engines(bundle: Path) -> None:
     report = build_engines(bundle, target="tensorrt-rtx", validate_frames=0)
     print(f"TensorRT-RTX {report.device.tensorrt}: {len(report.built)} FP16 engines built in {sum(report.seconds.values()):.1f} s "
           f"({len(report.reused)} reused) in {bundle / 'engines'}")
-    print(f"they run on {runs_on(report.device.targets)} GPUs; this run uses ONNX Runtime unless such a GPU is here")
+    print(f"they run on {runs_on(report.device.targets)} GPUs")
 
 
 def _step(title: str) -> float:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     video = write_video(out / "heldout.mp4", VIDEO_FRAMES, DEMO.imgsz, len(load_bundle(report.bundle).class_names))
     print(f"{video} in {time.perf_counter() - t:.0f} s")
 
-    _step("5/5 run the torch-free runtime over the video (ONNX Runtime CPU)")
+    _step("5/5 run the torch-free runtime over the video (backend auto: the engines on a GPU they target, else ONNX Runtime CPU)")
     run = run_to_folder(report.bundle, str(video), out / "run")
 
     print("\n=== summary ===")
