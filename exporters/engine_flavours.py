@@ -78,7 +78,7 @@ class TensorRTTarget:
         serialized = config.get_timing_cache().serialize()
         atomic_write(self.timing_cache, lambda tmp: tmp.write_bytes(bytes(serialized)))
 
-    def can_load_here(self) -> bool:
+    def can_load_here(self, device: Device) -> bool:
         return True  # it built on this machine's GPU
 
 
@@ -113,10 +113,11 @@ class TensorRTRTXTarget:
     def save_caches(self, config: Any) -> None:
         pass  # the runtime cache is written where the engine is JIT-compiled (runtime/backends/tensorrt_session.py)
 
-    def can_load_here(self) -> bool:
+    def can_load_here(self, device: Device) -> bool:
+        """Deserialising (layer report, validation) needs a GPU of a targeted compute capability."""
         from edge_moe.environment.cuda import gpus
 
-        return bool(gpus())  # deserialising (layer report, validation) needs a GPU
+        return any(gpu.compute_capability in device.targets for gpu in gpus())
 
 
 TARGET_ADAPTERS = {"tensorrt": TensorRTTarget, "tensorrt-rtx": TensorRTRTXTarget}

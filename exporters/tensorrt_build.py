@@ -146,7 +146,7 @@ def build_engines(
     jobs = plan_builds(bundle.manifest, bundle.root, device, precision, workspace_mib)
     report = BuildReport(bundle.root, precision, device)
     engines: dict[str, Any] = {}
-    inspect = adapter.can_load_here()
+    inspect = adapter.can_load_here(device)
     written: list[Path] = []
     try:
         for job in tqdm(jobs, desc=f"build-engine ({adapter.flavour.label})", disable=not progress):
