@@ -1,8 +1,9 @@
 """`make demo`: the whole product on the embedded defaults, on a CPU, with no downloads.
 
 train esmoe-pico on the built-in synthetic scenes -> export a sparse bundle (only the K selected
-experts run) -> encode a video of held-out scenes -> run the torch-free runtime over it -> print a
-summary and leave the annotated video, the expert-activation plot and the JSONL in one folder.
+experts run) -> build its TensorRT-RTX engines (no GPU needed) -> encode a video of held-out scenes
+-> run the torch-free runtime over it -> print a summary and leave the annotated video, the
+expert-activation plot and the JSONL in one folder.
 """
 from __future__ import annotations
 
@@ -53,6 +54,22 @@ def clear_output(out: Path) -> None:
     shutil.rmtree(out)
 
 
+def build_rtx_engines(bundle: Path) -> None:
+    """TensorRT-RTX engines for every graph of the bundle, and the GPUs they run on (skipped without tensorrt-rtx)."""
+    import importlib.util
+
+    from edge_moe.exporters.engine_policy import runs_on
+    from edge_moe.exporters.tensorrt_build import build_engines
+
+    if importlib.util.find_spec("tensorrt_rtx") is None:
+        print("skipped: TensorRT-RTX is not installed (pip install 'edge-moe[tensorrt-rtx]')")
+        return
+    report = build_engines(bundle, target="tensorrt-rtx", validate_frames=0)
+    print(f"TensorRT-RTX {report.device.tensorrt}: {len(report.built)} FP16 engines built in {sum(report.seconds.values()):.1f} s "
+          f"({len(report.reused)} reused) in {bundle / 'engines'}")
+    print(f"they run on {runs_on(report.device.targets)} GPUs")
+
+
 def _step(title: str) -> float:
     print(f"\n=== {title} ===", flush=True)
     return time.perf_counter()
@@ -66,20 +83,23 @@ def main(argv: list[str] | None = None) -> None:
     clear_output(out)
     started = time.perf_counter()
 
-    t = _step(f"1/4 train {DEMO.model} on {DEMO.data} ({DEMO.epochs} epochs, {DEMO.imgsz} px, CPU)")
+    t = _step(f"1/5 train {DEMO.model} on {DEMO.data} ({DEMO.epochs} epochs, {DEMO.imgsz} px, CPU)")
     trained = train(DEMO, out=out / "train")
     print(f"trained in {time.perf_counter() - t:.0f} s -> {trained.best_weights}")
 
-    t = _step("2/4 export a sparse bundle (static top-K branches) and check it")
+    t = _step("2/5 export a sparse bundle (static top-K branches) and check it")
     report = export_with_report(trained.best_weights, out / "bundle", routing="sparse")
     print(report.census())
     print(f"bundle {report.bundle} ({report.lowering}) exported and checked in {time.perf_counter() - t:.0f} s")
 
-    t = _step(f"3/4 encode {VIDEO_FRAMES} held-out synthetic scenes as a video")
+    _step("3/5 build TensorRT-RTX engines for the bundle (ahead of time, on this CPU)")
+    build_rtx_engines(report.bundle)
+
+    t = _step(f"4/5 encode {VIDEO_FRAMES} held-out synthetic scenes as a video")
     video = write_video(out / "heldout.mp4", VIDEO_FRAMES, DEMO.imgsz, len(load_bundle(report.bundle).class_names))
     print(f"{video} in {time.perf_counter() - t:.0f} s")
 
-    _step("4/4 run the torch-free runtime over the video (ONNX Runtime CPU)")
+    _step("5/5 run the torch-free runtime over the video (backend auto: the engines on a GPU they target, else ONNX Runtime CPU)")
     run = run_to_folder(report.bundle, str(video), out / "run")
 
     print("\n=== summary ===")

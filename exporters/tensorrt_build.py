@@ -1,13 +1,14 @@
-"""``edge-moe build-engine``: one TensorRT engine per bundle graph, with the TensorRT Python API.
+"""``edge-moe build-engine``: one engine per bundle graph, for TensorRT or TensorRT-RTX.
 
 Engines are plain serialized plans (``trtexec --loadEngine`` reads them), written as
-``engines/<graph>.<key>.engine`` and recorded in the manifest with the TensorRT version, GPU,
-compute capability, precision and the ONNX hash they were built from. An engine whose cache key
-(ONNX hash, TensorRT, GPU, precision, flags, workspace) is unchanged is not rebuilt. The policy
-(which ONNX, which flags, which layers stay FP32) lives in :mod:`edge_moe.exporters.engine_policy`.
+``engines/<graph>.<key>.engine`` and recorded in the manifest with the flavour, version, GPU or
+targeted compute capabilities, precision and the ONNX hash they were built from. An engine whose
+cache key is unchanged is not rebuilt. One builder; what differs per flavour is a small adapter
+(:mod:`edge_moe.exporters.engine_flavours`); the policy is :mod:`edge_moe.exporters.engine_policy`.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
@@ -16,15 +17,16 @@ from pathlib import Path
 from typing import Any, Optional
 
 from edge_moe.errors import UserError
+from edge_moe.exporters.engine_flavours import TARGET_ADAPTERS
 from edge_moe.exporters.engine_policy import (
-    Device, EngineJob, Precision, default_timing_cache, engine_metadata, pin_to_fp32, plan_builds, precision_policy,
-    validation_warning,
+    Device, EngineJob, Precision, choose_target, engine_metadata, parse_compute_capabilities, plan_builds, validation_warning,
 )
-from edge_moe.runtime.bundle import MANIFEST, load_bundle, manifest_text, sha256_of
+from edge_moe.exporters.network_check import DTYPES, Layer, Tensor, check_fp16_precision, check_io, manifest_tensors
+from edge_moe.runtime.bundle import MANIFEST, Bundle, load_bundle, manifest_text, sha256_of
 from edge_moe.runtime.sinks.atomic import atomic_write
 
-INSTALL_HINT = ("TensorRT is not installed: on a Jetson it ships with JetPack (use the system python3), "
-                "on a desktop GPU `pip install 'edge-moe[tensorrt]'` (tensorrt + cuda-python)")
+INSTALL_HINT = ("no TensorRT is installed: `pip install 'edge-moe[tensorrt-rtx]'` (TensorRT-RTX: builds on any machine, "
+                "engines for RTX GPUs) or `pip install 'edge-moe[tensorrt]'` (TensorRT; on a Jetson it ships with JetPack)")
 
 
 @dataclass
@@ -34,82 +36,82 @@ class BuildReport:
     device: Device
     built: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # build time per built graph
     validation: dict[str, Any] = field(default_factory=dict)
     warning: Optional[str] = None
 
 
-def import_tensorrt():
+def load_target(target: str, timing_cache: Optional[str | Path] = None) -> tuple[Any, Any]:
+    """(adapter, tensorrt module) for ``--target``; ``auto`` picks TensorRT where it can build, else TensorRT-RTX."""
+    from edge_moe.environment.cuda import gpus
+
+    chosen = choose_target(target, importlib.util.find_spec("tensorrt") is not None, bool(gpus()))
+    adapter = TARGET_ADAPTERS[chosen](timing_cache)
     try:
-        import tensorrt
-    except ImportError:
-        raise UserError(INSTALL_HINT) from None
-    return tensorrt
-
-
-def current_device(trt) -> Device:
-    """TensorRT version, GPU name and compute capability of CUDA device 0.
-
-    The GPU name comes from the runtime's ``gpu_name`` (the string the runtime's engine check compares with).
-    """
-    try:
-        from edge_moe.runtime.backends.tensorrt_session import compute_capability, gpu_name
+        return adapter, adapter.load()
     except ImportError as error:
-        if (error.name or "").startswith("tensorrt"):
+        if (error.name or "").split(".")[0] != adapter.flavour.module:
+            raise
+        if target == "auto":
             raise UserError(INSTALL_HINT) from None
-        raise UserError("cuda-python is not installed: `pip install 'edge-moe[tensorrt]'` (it comes with JetPack's TensorRT wheels too)") from None
-    try:
-        name, capability = gpu_name(0), compute_capability(0)
-    except RuntimeError as error:  # tensorrt_session._check: "CUDA error <name>"
-        raise UserError(f"no usable CUDA GPU ({error}); TensorRT engines are built on the GPU that will run them") from None
-    return Device(trt.__version__, name, capability)
+        raise UserError(f"--target {target}: {adapter.flavour.module} is not installed: pip install '{adapter.flavour.extra}'") from None
 
 
-def build_one(trt, onnx_path: Path, precision: Precision, workspace_mib: int, timing_cache: Path) -> bytes:
-    """Parses one ONNX graph and returns the serialized engine; updates the timing cache file."""
-    logger = trt.Logger(trt.Logger.WARNING)
+def parse_network(trt: Any, adapter: Any, precision: Precision, onnx_path: Path, logger: Any) -> tuple[Any, Any, Any]:
+    """(builder, network, parser) for one ONNX graph (the parser owns the weights: keep it until the build is done);
+    a parser failure is a one-line error naming the file."""
     builder = trt.Builder(logger)
-    creation = trt.NetworkDefinitionCreationFlag
-    flags = 0
-    if int(trt.__version__.split(".")[0]) < 10 and hasattr(creation, "EXPLICIT_BATCH"):
-        flags |= 1 << int(creation.EXPLICIT_BATCH)
-    if precision.strongly_typed and hasattr(creation, "STRONGLY_TYPED"):
-        flags |= 1 << int(creation.STRONGLY_TYPED)  # ignored (always on) from TensorRT 11
-    network = builder.create_network(flags)
+    network = builder.create_network(adapter.network_flags(trt, precision))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         first = parser.get_error(0).desc() if parser.num_errors else "unknown error"
-        raise UserError(f"{onnx_path}: TensorRT's ONNX parser failed: {first}")
+        raise UserError(f"{onnx_path}: {adapter.flavour.label}'s ONNX parser failed: {first}")
+    return builder, network, parser
+
+
+def _dtype(tensor_or_type: Any) -> str:
+    return str(tensor_or_type).split(".")[-1]
+
+
+def check_network(network: Any, graph: str, entry: dict[str, Any], precision: Precision) -> None:
+    """The parsed network against the manifest's graph I/O and, strongly typed FP16, the routing precision."""
+    if "inputs" not in entry or "outputs" not in entry:
+        raise UserError(f"graphs.{graph} has no inputs/outputs in the manifest (an older export); re-export the bundle")
+    def tensors(count: int, get: Any) -> list[Tensor]:
+        return [Tensor(t.name, tuple(t.shape), DTYPES.get(_dtype(t.dtype), _dtype(t.dtype))) for t in map(get, range(count))]
+
+    check_io(graph, "input", manifest_tensors(entry["inputs"]), tensors(network.num_inputs, network.get_input))
+    check_io(graph, "output", manifest_tensors(entry["outputs"]), tensors(network.num_outputs, network.get_output))
+    if precision.strongly_typed and precision.name == "fp16":
+        layers = [network.get_layer(i) for i in range(network.num_layers)]
+        check_fp16_precision(graph, [Layer(l.name, _dtype(l.type), tuple(_dtype(l.get_output(j).dtype) for j in range(l.num_outputs)))
+                                     for l in layers])
+
+
+def build_one(trt: Any, adapter: Any, bundle: Bundle, job: EngineJob, precision: Precision, device: Device, workspace_mib: int) -> bytes:
+    """Parses and checks one graph and returns the serialized engine; updates the adapter's caches."""
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder, network, _parser = parse_network(trt, adapter, precision, bundle.root / job.onnx, logger)
+    check_network(network, job.graph, bundle.graphs[job.graph], precision)
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mib << 20)
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # the engine keeps its layer report
     for flag in precision.flags:
         config.set_flag(getattr(trt.BuilderFlag, flag))
-    if precision.pins_fp32_layers:
-        pin_fp32_layers(trt, network)
-    cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    adapter.configure(trt, config, network, precision, device)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
-        raise UserError(f"{onnx_path}: TensorRT could not build an engine (see the TensorRT log above)")
-    serialized_cache = config.get_timing_cache().serialize()
-    atomic_write(timing_cache, lambda tmp: tmp.write_bytes(bytes(serialized_cache)))
+        raise UserError(f"{bundle.root / job.onnx}: {adapter.flavour.label} could not build an engine (see its log above)")
+    adapter.save_caches(config)
     return bytes(plan)
 
 
-def pin_fp32_layers(trt, network) -> int:
-    """Weak typing: keeps the router, softmax, TopK and decoding layers in FP32. Returns how many."""
-    pinned = 0
-    floating = (trt.float32, trt.float16)
-    for i in range(network.num_layers):
-        layer = network.get_layer(i)
-        if not pin_to_fp32(layer.name, str(layer.type).split(".")[-1]):
-            continue
-        if any(layer.get_output(j).dtype not in floating for j in range(layer.num_outputs)):
-            continue  # index and shape tensors have no precision to pin
-        layer.precision = trt.float32
-        for j in range(layer.num_outputs):
-            layer.set_output_type(j, trt.float32)
-        pinned += 1
-    return pinned
+def layer_report(trt: Any, plan: bytes) -> Optional[str]:
+    """The builder's per-layer report (JSON) of an engine; None where it cannot be deserialised."""
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(plan)
+    if engine is None:
+        return None
+    return engine.create_engine_inspector().get_engine_information(trt.LayerInformationFormat.JSON)
 
 
 def build_engines(
@@ -120,33 +122,60 @@ def build_engines(
     version_compatible: bool = False,
     validate_frames: int = 8,
     progress: bool = True,
+    target: str = "auto",
+    compute_capabilities: Optional[str] = None,
+    dla_core: Optional[int] = None,
 ) -> BuildReport:
-    """Builds (or reuses) the engines of every graph of a bundle and records them in its manifest."""
+    """Builds (or reuses) the engines of every graph of a bundle and records them in its manifest.
+
+    A failed build removes the engines it wrote and leaves the manifest as it was.
+    """
     from tqdm import tqdm
 
     if workspace_mib < 16:
         raise UserError(f"--workspace must be at least 16 MiB, got {workspace_mib}")
     bundle = load_bundle(bundle_path)
-    trt = import_tensorrt()
-    device = current_device(trt)
-    precision = precision_policy(trt.__version__, fp16, version_compatible)
-    cache_path = Path(timing_cache) if timing_cache else default_timing_cache(device)
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    adapter, trt = load_target(target, timing_cache)
+    precision = adapter.precision(trt.__version__, fp16, version_compatible, dla_core)
+    device = adapter.device(trt, parse_compute_capabilities(compute_capabilities), dla_core)
+    if precision.onnx == "fp16":
+        missing = [name for name, entry in bundle.graphs.items() if "fp16" not in entry]
+        if missing:
+            raise UserError(f"{bundle.root}: graph {missing[0]} has no FP16 ONNX (graphs.{missing[0]}.fp16) for --fp16; "
+                            "re-export the bundle with this edge-moe, or build FP32 engines with --no-fp16")
     jobs = plan_builds(bundle.manifest, bundle.root, device, precision, workspace_mib)
     report = BuildReport(bundle.root, precision, device)
     engines: dict[str, Any] = {}
-    for job in tqdm(jobs, desc="build-engine", disable=not progress):
-        if job.up_to_date:
-            engines[job.graph] = bundle.engines[job.graph]
-            report.reused.append(job.graph)
-            continue
-        start = time.perf_counter()
-        plan = build_one(trt, bundle.root / job.onnx, precision, workspace_mib, cache_path)
-        atomic_write(bundle.root / job.engine, lambda tmp, plan=plan: tmp.write_bytes(plan))
-        engines[job.graph] = engine_metadata(job, sha256_of(bundle.root / job.engine), device, precision, workspace_mib, time.perf_counter() - start)
-        report.built.append(job.graph)
+    inspect = adapter.can_load_here(device)
+    written: list[Path] = []
+    try:
+        for job in tqdm(jobs, desc=f"build-engine ({adapter.flavour.label})", disable=not progress):
+            if job.up_to_date:
+                engines[job.graph] = bundle.engines[job.graph]
+                report.reused.append(job.graph)
+                continue
+            start = time.perf_counter()
+            plan = build_one(trt, adapter, bundle, job, precision, device, workspace_mib)
+            seconds = time.perf_counter() - start
+            engine_path = bundle.root / job.engine
+            engine_path.parent.mkdir(exist_ok=True)
+            written.append(engine_path)
+            atomic_write(engine_path, lambda tmp, plan=plan: tmp.write_bytes(plan))
+            engines[job.graph] = engine_metadata(job, sha256_of(engine_path), device, precision, workspace_mib, seconds)
+            report_text = layer_report(trt, plan) if inspect else None
+            if report_text is not None:
+                layers = engine_path.with_suffix(".layers.json")
+                written.append(layers)
+                atomic_write(layers, lambda tmp, text=report_text: tmp.write_text(text))
+                engines[job.graph]["layers"] = layers.relative_to(bundle.root).as_posix()
+            report.built.append(job.graph)
+            report.seconds[job.graph] = seconds
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     _write_engines(bundle.root, engines, jobs)
-    if validate_frames:
+    if validate_frames and inspect:
         report.validation = validate(bundle.root, validate_frames)
         report.warning = validation_warning(report.validation)
     return report
@@ -157,8 +186,8 @@ def _write_engines(root: Path, engines: dict[str, Any], jobs: list[EngineJob]) -
     manifest = json.loads((root / MANIFEST).read_text())
     manifest["engines"] = engines
     atomic_write(root / MANIFEST, lambda tmp: tmp.write_text(manifest_text(manifest)))
-    keep = {job.engine for job in jobs}
-    for old in (root / "engines").glob("*.engine"):
+    keep = {job.engine for job in jobs} | {e["layers"] for e in engines.values() if e.get("layers")}
+    for old in [*(root / "engines").glob("*.engine"), *(root / "engines").glob("*.layers.json")]:
         if f"engines/{old.name}" not in keep:
             os.unlink(old)
 

@@ -182,22 +182,57 @@ def validate_manifest(root: Path, manifest: Any) -> None:
             raise UserError(f"{where}: plan.steps[{i}] names unknown graph(s) {unknown or step!r}")
 
 
-def check_engine(bundle: Bundle, name: str, tensorrt_version: str, gpu_name: str) -> Path:
-    """The engine file of graph ``name`` if it was built here, else a UserError saying how to rebuild.
+@dataclass(frozen=True)
+class EngineFlavour:
+    """What the runtime needs to know about an engine's TensorRT flavour (the manifest's ``engines.*.flavour``)."""
+
+    name: str  # "tensorrt" | "tensorrt-rtx"
+    label: str  # how people write it: "TensorRT" | "TensorRT-RTX"
+    module: str  # the Python module that loads it
+    extra: str  # the pip extra that provides it
+    portable: bool  # runs on any GPU of its recorded compute capabilities, not only the GPU that built it
+    runtime_cache: bool  # JIT-compiles kernels at load; a runtime cache file keeps later starts fast
+
+
+ENGINE_FLAVOURS = {
+    "tensorrt": EngineFlavour("tensorrt", "TensorRT", "tensorrt", "edge-moe[tensorrt]", portable=False, runtime_cache=False),
+    "tensorrt-rtx": EngineFlavour("tensorrt-rtx", "TensorRT-RTX", "tensorrt_rtx", "edge-moe[tensorrt-rtx]", portable=True, runtime_cache=True),
+}
+
+
+def engine_flavour(bundle: Bundle) -> EngineFlavour:
+    """The flavour of a bundle's engines (records written before flavours existed are TensorRT proper)."""
+    names = {meta.get("flavour", "tensorrt") for meta in bundle.engines.values()} or {"tensorrt"}
+    unknown = names - set(ENGINE_FLAVOURS)
+    if unknown or len(names) > 1:
+        raise UserError(f"{bundle.root / MANIFEST}: engines have flavour(s) {sorted(names)}; expected one of "
+                        f"{sorted(ENGINE_FLAVOURS)} for all; rebuild with `edge-moe build-engine {bundle.root}`")
+    return ENGINE_FLAVOURS[names.pop()]
+
+
+def check_engine(bundle: Bundle, name: str, tensorrt_version: str, gpu_name: str, compute_capability: Optional[str] = None) -> Path:
+    """The engine file of graph ``name`` if it can run here, else a UserError saying how to rebuild.
 
     A TensorRT plan runs only on the TensorRT version and GPU model that built it (unless it was
     built version-compatible, in which case any TensorRT of the same major version may load it).
+    A TensorRT-RTX engine runs on any GPU whose compute capability it targets.
     """
     path = bundle.engine_path(name)
     meta = bundle.engines[name]
+    flavour = engine_flavour(bundle)
     rebuild = f"rebuild with `edge-moe build-engine {bundle.root}` on this machine"
     built_with = str(meta.get("tensorrt", "?"))
     same_version = built_with == tensorrt_version
     if meta.get("version_compatible"):
         same_version = built_with.split(".")[0] == tensorrt_version.split(".")[0]
     if not same_version:
-        raise UserError(f"{path}: engine built with TensorRT {built_with}, this machine has TensorRT {tensorrt_version}; {rebuild}")
-    if meta.get("gpu") != gpu_name and not meta.get("hardware_compatible"):
+        raise UserError(f"{path}: engine built with {flavour.label} {built_with}, this machine has {flavour.label} {tensorrt_version}; {rebuild}")
+    if flavour.portable:
+        targets = meta.get("compute_capabilities") or []
+        if compute_capability not in targets:
+            raise UserError(f"{path}: engine targets compute capabilities {targets}, this GPU ({gpu_name}) has {compute_capability}; "
+                            f"{rebuild} (or with --compute-capability {compute_capability})")
+    elif meta.get("gpu") != gpu_name and not meta.get("hardware_compatible"):
         raise UserError(f"{path}: engine built for GPU {meta.get('gpu')!r}, this machine has {gpu_name!r}; {rebuild}")
     if meta.get("onnx_sha256") != bundle.graphs.get(name, {}).get("sha256") and meta.get("onnx_sha256") != bundle.graphs.get(name, {}).get("fp16", {}).get("sha256"):
         raise UserError(f"{path}: engine was built from another ONNX graph than graphs.{name}; {rebuild}")

@@ -13,4 +13,5 @@ COMMANDS: list[tuple[str, str]] = [
     ("export", "export"),
     ("build-engine", "build_engine"),
     ("bench", "bench"),
+    ("checks", "checks"),
 ]

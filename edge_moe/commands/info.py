@@ -57,10 +57,10 @@ def _build(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if Path(args.model).is_dir():
+        return _bundle_run(args)  # torch-free: works on the runtime-only install
     from edge_moe.models.config import check_imgsz
 
-    if Path(args.model).is_dir():
-        return _bundle_run(args)
     model = _build(args)
     if args.imgsz is not None:
         check_imgsz(args.imgsz, max(model.config.strides), "--imgsz")
@@ -105,11 +105,26 @@ def bundle_info(path: str) -> dict[str, Any]:
         "moe_layers": bundle.moe_layers,
         "graphs": len(bundle.graphs),
         "onnx_mib": round(sum((bundle.root / g["file"]).stat().st_size for g in bundle.graphs.values()) / 2**20, 3),
-        "engines": {name: {k: e.get(k) for k in ("tensorrt", "gpu", "precision")} for name, e in bundle.engines.items()},
+        "engines": {name: {"flavour": e.get("flavour", "tensorrt"), **{k: e.get(k) for k in ("tensorrt", "gpu", "precision", "compute_capabilities")}}
+                    for name, e in bundle.engines.items()},
         "source": manifest["source"],
         "versions": manifest["versions"],
         "parity": manifest.get("checks", {}).get("parity", {}),
     }
+
+
+def format_engines(engines: dict[str, dict[str, Any]]) -> str:
+    """One entry per flavour, version, precision and target: "12 TensorRT-RTX 1.7.1 fp16 for sm 8.6/8.9"."""
+    from collections import Counter
+
+    from edge_moe.runtime.bundle import ENGINE_FLAVOURS
+
+    groups = Counter(
+        (ENGINE_FLAVOURS[e["flavour"]].label if e["flavour"] in ENGINE_FLAVOURS else e["flavour"], e["tensorrt"], e["precision"],
+         f"on {e['gpu']}" if e["gpu"] else "for sm " + "/".join(e["compute_capabilities"] or []))
+        for e in engines.values()
+    )
+    return "; ".join(f"{count} {label} {version} {precision} {where}" for (label, version, precision, where), count in sorted(groups.items()))
 
 
 def _bundle_run(args: argparse.Namespace) -> int:
@@ -129,8 +144,7 @@ def _bundle_run(args: argparse.Namespace) -> int:
     ]
     lines.append("  MoE layers:" if info["moe_layers"] else "  MoE layers: none (dense)")
     lines += [f"    {layer['name']:<20} experts={layer['experts']} top_k={layer['top_k']}" for layer in info["moe_layers"]]
-    engines = {(e["tensorrt"], e["gpu"], e["precision"]) for e in info["engines"].values()}
-    lines.append("  engines          " + ("; ".join(f"TensorRT {t} on {g} ({p})" for t, g, p in sorted(engines)) if engines else "none (run `edge-moe build-engine`)"))
+    lines.append("  engines          " + (format_engines(info["engines"]) if info["engines"] else "none (run `edge-moe build-engine`)"))
     for key, figures in info["parity"].items():
         if isinstance(figures, dict):
             diffs = "  ".join(f"{k.replace('_max_abs_diff', '')} {v:.2e}" for k, v in figures.items() if k.endswith("_max_abs_diff"))

@@ -9,6 +9,7 @@ from typing import Callable, Optional, Sequence
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import BACKENDS, GraphSession, open_session
+from edge_moe.runtime.bundle import engine_flavour
 
 log = logging.getLogger("edge_moe.runtime")
 
@@ -20,9 +21,10 @@ def tensorrt_usable(bundle) -> Optional[str]:
     """None when every graph of the bundle has an engine this machine can load, else why not."""
     if not bundle.engines or set(bundle.engines) != set(bundle.graphs):
         return "the bundle has no TensorRT engines for all its graphs"
-    if importlib.util.find_spec("tensorrt") is None:
-        return "the tensorrt package is not installed"
     try:
+        module = engine_flavour(bundle).module
+        if importlib.util.find_spec(module) is None:
+            return f"the {module} package is not installed"
         from edge_moe.runtime.backends.tensorrt_session import check_bundle_engines
 
         check_bundle_engines(bundle)
@@ -70,10 +72,19 @@ def session_opener(bundle, backend: str = "onnxruntime", providers: Optional[Seq
             raise UserError("--providers applies to the onnxruntime backend only")
         if precision != "fp32":
             raise UserError("precision applies to the onnxruntime backend only (a TensorRT engine has its own)")
+        flavour = engine_flavour(bundle)
         try:
-            from edge_moe.runtime.backends.tensorrt_session import check_bundle_engines
+            from edge_moe.runtime.backends.tensorrt_session import RUNTIME_CACHE_DIR, check_bundle_engines
+
+            engines = check_bundle_engines(bundle)
         except ImportError as error:
-            raise UserError(f"backend 'tensorrt' needs {error.name}: pip install '{BACKENDS['tensorrt'][2]}' (JetPack ships TensorRT)") from None
-        engines = check_bundle_engines(bundle)
-        return lambda name, path: open_session(engines[name], "tensorrt")
+            raise UserError(f"backend 'tensorrt' needs {error.name}: pip install '{flavour.extra}' (JetPack ships TensorRT)") from None
+        except RuntimeError as error:  # tensorrt_session._check: "CUDA error <name>"
+            raise UserError(f"backend 'tensorrt': no usable CUDA GPU ({error}) to run the {flavour.label} engines of {bundle.root}") from None
+
+        def open_engine(name: str, path: Path) -> GraphSession:
+            cache = RUNTIME_CACHE_DIR / f"{bundle.engines[name]['sha256'][:24]}.bin" if flavour.runtime_cache else None
+            return open_session(engines[name], "tensorrt", flavour=flavour.name, runtime_cache=cache)
+
+        return open_engine
     raise UserError(f"unknown backend {backend!r}; expected one of {list(BACKEND_CHOICES)}")

@@ -2,16 +2,19 @@
 
 One CUDA stream per session, pinned (page-locked) host buffers for every input and output, device
 buffers allocated once: ``run`` copies inputs in, enqueues, copies outputs back, synchronises.
-Needs ``tensorrt`` and ``cuda-python`` (``pip install 'edge-moe[tensorrt]'``; JetPack ships TensorRT).
+Engines of either flavour (the manifest says which): TensorRT (``pip install 'edge-moe[tensorrt]'``;
+JetPack ships it) or TensorRT-RTX (``pip install 'edge-moe[tensorrt-rtx]'``), whose kernels are
+JIT-compiled at load and kept in a runtime cache file. Both need ``cuda-python``.
 """
 from __future__ import annotations
 
 import ctypes
+import importlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
-import tensorrt as trt
 
 try:  # cuda-python >= 12.6 moved the bindings
     from cuda.bindings import runtime as cudart
@@ -20,8 +23,15 @@ except ImportError:  # pragma: no cover - depends on the installed cuda-python
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import GraphSession
+from edge_moe.runtime.bundle import ENGINE_FLAVOURS, check_engine, engine_flavour
+from edge_moe.runtime.sinks.atomic import atomic_write
 
-_LOGGER = trt.Logger(trt.Logger.WARNING)
+RUNTIME_CACHE_DIR = Path.home() / ".cache" / "edge-moe" / "runtime-cache"
+
+
+def tensorrt_module(flavour: str = "tensorrt") -> Any:
+    """``tensorrt`` or ``tensorrt_rtx``: the module that loads engines of this flavour."""
+    return importlib.import_module(ENGINE_FLAVOURS[flavour].module)
 
 
 def _check(result):
@@ -55,10 +65,20 @@ def compute_capability(device: int = 0) -> str:
 
 
 def check_bundle_engines(bundle) -> dict[str, Path]:
-    """graph name -> engine path, after refusing engines built by another TensorRT or GPU."""
-    from edge_moe.runtime.bundle import check_engine
+    """graph name -> engine path, after refusing engines built by another TensorRT or for another GPU."""
+    trt = tensorrt_module(engine_flavour(bundle).name)
+    return {name: check_engine(bundle, name, trt.__version__, gpu_name(), compute_capability()) for name in bundle.graphs}
 
-    return {name: check_engine(bundle, name, trt.__version__, gpu_name()) for name in bundle.graphs}
+
+def refuse_invalid_engine(trt: Any, runtime: Any, plan: bytes, path: Path, label: str) -> None:
+    """TensorRT-RTX checks an engine's header before deserialising (version, compute capability, driver, ...)."""
+    if not hasattr(runtime, "get_engine_validity"):
+        return  # TensorRT proper: deserialize_cuda_engine returns None on a bad plan
+    validity, diagnostics = runtime.get_engine_validity(plan)
+    if validity == trt.EngineValidity.INVALID:
+        reasons = [name.lower() for name, flag in trt.EngineInvalidityDiagnostics.__members__.items() if diagnostics & int(flag)]
+        raise UserError(f"{path}: {label} {trt.__version__} says this engine is invalid here "
+                        f"({', '.join(reasons) or 'no usable CUDA GPU or driver'}); rebuild it with `edge-moe build-engine BUNDLE`")
 
 
 class _PinnedArray:
@@ -77,15 +97,28 @@ class _PinnedArray:
 
 
 class TensorRTSession(GraphSession):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, flavour: str = "tensorrt", runtime_cache: Optional[Path] = None):
+        """``runtime_cache``: the file TensorRT-RTX reads its JIT-compiled kernels from and writes them to."""
         if not path.is_file():
             raise UserError(f"{path}: TensorRT engine not found; run `edge-moe build-engine BUNDLE`")
-        runtime = trt.Runtime(_LOGGER)
-        self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
+        trt, label = tensorrt_module(flavour), ENGINE_FLAVOURS[flavour].label
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        plan = path.read_bytes()
+        refuse_invalid_engine(trt, runtime, plan, path, label)
+        self.engine = runtime.deserialize_cuda_engine(plan)
         if self.engine is None:
-            raise UserError(f"{path}: TensorRT {trt.__version__} cannot load this engine (built by another TensorRT version "
+            raise UserError(f"{path}: {label} {trt.__version__} cannot load this engine (built by another version "
                             "or for another GPU?); rebuild it with `edge-moe build-engine BUNDLE` on this machine")
-        self.context = self.engine.create_execution_context()
+        self.runtime_cache, self.cache_file, self.cache_saved = None, runtime_cache, False
+        if runtime_cache is not None:
+            config = self.engine.create_runtime_config()
+            self.runtime_cache = config.create_runtime_cache()
+            if runtime_cache.is_file():
+                self.runtime_cache.deserialize(runtime_cache.read_bytes())
+            config.set_runtime_cache(self.runtime_cache)
+            self.context = self.engine.create_execution_context(config)
+        else:
+            self.context = self.engine.create_execution_context()
         self.stream = _check(cudart.cudaStreamCreate())
         self.input_names, self.output_names = [], []
         self.host: dict[str, _PinnedArray] = {}
@@ -115,7 +148,17 @@ class TensorRTSession(GraphSession):
             host = self.host[name]
             _check(cudart.cudaMemcpyAsync(host.pointer, self.device[name], host.nbytes, to_host, self.stream))
         _check(cudart.cudaStreamSynchronize(self.stream))
+        self._save_runtime_cache()
         return {name: self.host[name].array.copy() for name in self.output_names}
+
+    def _save_runtime_cache(self) -> None:
+        """After the first run every kernel is compiled: keep them for the next start (once per session)."""
+        if self.runtime_cache is None or self.cache_saved:
+            return
+        serialized = bytes(self.runtime_cache.serialize())
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.cache_file, lambda tmp: tmp.write_bytes(serialized))
+        self.cache_saved = True
 
     def __del__(self) -> None:
         for name, pointer in getattr(self, "device", {}).items():

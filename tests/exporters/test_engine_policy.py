@@ -1,4 +1,4 @@
-"""build-engine: precision policy, FP32 pins, cache keys, build plan, metadata, no-TensorRT exit."""
+"""build-engine: precision policy, FP32 pins, targets, cache keys, build plan, metadata, network checks, no-TensorRT exit."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,10 +10,12 @@ import pytest
 from edge_moe.cli import main
 from edge_moe.errors import UserError
 from edge_moe.exporters.engine_policy import (
-    Device, cache_key, default_timing_cache, engine_metadata, pin_to_fp32, plan_builds, precision_policy, validation_warning,
+    Device, cache_key, check_dla, choose_target, default_timing_cache, engine_metadata, parse_compute_capabilities, pin_to_fp32,
+    plan_builds, precision_policy, rtx_precision_policy, runs_on, validation_warning,
 )
+from edge_moe.exporters.network_check import Layer, Tensor, check_fp16_precision, check_io, manifest_tensors
 
-ORIN = Device("10.3.0", "Orin", "8.7")
+ORIN = Device("10.3.0", "Orin", "8.7", "tensorrt", ("8.7",))
 
 
 @pytest.mark.parametrize(
@@ -52,6 +54,7 @@ def test_fp32_and_version_compatible_policies():
         ("/stages.1/stages.1.0/conv/Conv", "CONVOLUTION", False),
         ("/expert/depthwise/conv/Conv", "CONVOLUTION", False),
         ("(Unnamed Layer* 3) [Constant]", "CONSTANT", False),
+        ("ONNXTRT_Broadcast", "SHUFFLE", False),
     ],
 )
 def test_fp32_pins(name, layer_type, pinned):
@@ -103,7 +106,8 @@ def test_engine_metadata_fields():
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     meta = engine_metadata(job, "f" * 64, ORIN, precision, 512, 3.14159, built_at=when)
     assert meta == {
-        "file": job.engine, "sha256": "f" * 64, "tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7",
+        "file": job.engine, "sha256": "f" * 64, "flavour": "tensorrt", "tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7",
+        "compute_capabilities": ["8.7"], "dla_core": None,
         "precision": "fp16", "mode": "builder-flag", "flags": ["FP16", "OBEY_PRECISION_CONSTRAINTS", "VERSION_COMPATIBLE"],
         "version_compatible": True, "hardware_compatible": False, "onnx": "graphs/segment0.onnx", "onnx_sha256": "1" * 64,
         "workspace_mib": 512, "built_at": "2026-01-02T03:04:05+00:00", "build_seconds": 3.14, "cache_key": job.key,
@@ -120,13 +124,16 @@ def test_validation_warning_threshold():
     assert "98.0%" in validation_warning({"routing_agreement": 0.98})
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
-def test_build_engine_without_tensorrt_says_how_to_get_it(pico_bundles, capsys):
+def test_build_engine_without_any_tensorrt_names_both_extras(pico_bundles, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # a machine with neither flavour
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
     bundle = pico_bundles["dense"]
     code = main(["build-engine", str(bundle)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert "JetPack" in err and "pip install 'edge-moe[tensorrt]'" in err
+    assert "pip install 'edge-moe[tensorrt-rtx]'" in err and "pip install 'edge-moe[tensorrt]'" in err and "JetPack" in err
     assert not (bundle / "engines").exists()
 
 
@@ -183,19 +190,98 @@ def fake_tensorrt(monkeypatch):
         backends.tensorrt_session = saved
 
 
-def test_current_device_reads_the_gpu_name_the_runtime_compares(fake_tensorrt):
-    from edge_moe.exporters.tensorrt_build import current_device
+def test_tensorrt_device_reads_the_gpu_name_the_runtime_compares(fake_tensorrt):
+    from edge_moe.exporters.engine_flavours import TensorRTTarget
     from edge_moe.runtime.backends import tensorrt_session
 
     trt, cudart = fake_tensorrt
-    assert current_device(trt) == Device("10.3.0", "Orin", "8.7")
-    assert tensorrt_session.gpu_name() == current_device(trt).gpu  # one function: the engine check cannot drift
+    device = TensorRTTarget().device(trt, (), None)
+    assert device == ORIN
+    assert tensorrt_session.gpu_name() == device.gpu  # one function: the engine check cannot drift
+    with pytest.raises(UserError, match="--compute-capability applies to --target tensorrt-rtx"):
+        TensorRTTarget().device(trt, ("8.6",), None)
 
 
-def test_current_device_without_a_gpu_is_one_line(fake_tensorrt):
-    from edge_moe.exporters.tensorrt_build import current_device
+def test_tensorrt_device_without_a_gpu_is_one_line(fake_tensorrt):
+    from edge_moe.exporters.engine_flavours import TensorRTTarget
 
     trt, cudart = fake_tensorrt
     cudart.cudaGetDeviceProperties = lambda device: (100, None)
     with pytest.raises(UserError, match=r"^no usable CUDA GPU \(CUDA error cudaErrorNoDevice\); TensorRT engines"):
-        current_device(trt)
+        TensorRTTarget().device(trt, (), None)
+
+
+@pytest.mark.parametrize(
+    "target, tensorrt_installed, gpu, chosen",
+    [
+        ("auto", True, True, "tensorrt"),
+        ("auto", True, False, "tensorrt-rtx"),  # TensorRT proper builds on the GPU that runs the engine
+        ("auto", False, True, "tensorrt-rtx"),
+        ("tensorrt", False, False, "tensorrt"),
+        ("tensorrt-rtx", True, True, "tensorrt-rtx"),
+    ],
+)
+def test_choose_target(target, tensorrt_installed, gpu, chosen):
+    assert choose_target(target, tensorrt_installed, gpu) == chosen
+
+
+def test_choose_target_rejects_unknown():
+    with pytest.raises(UserError, match=r"--target must be one of \['auto', 'tensorrt', 'tensorrt-rtx'\], got 'trt'"):
+        choose_target("trt", True, True)
+
+
+def test_compute_capabilities():
+    assert parse_compute_capabilities(None) == ()
+    assert parse_compute_capabilities("8.6, 8.9,12.0,8.6") == ("8.6", "8.9", "12.0")
+    assert parse_compute_capabilities("7.5") == ("7.5",)
+    for bad, named in (("9.0", "9.0"), ("86", "86"), (",", "nothing")):
+        with pytest.raises(UserError, match=rf"TensorRT-RTX builds for 7.5, 8.0, 8.6, 8.9, 12.0, 12.1 \(comma-separated\), not {named}$"):
+            parse_compute_capabilities(bad)
+    assert runs_on(("8.6", "12.0")) == "sm 8.6 Ampere (RTX 30, A-series), sm 12.0 Blackwell (RTX 50)"
+
+
+def test_dla_policy():
+    check_dla(None, False, "TensorRT-RTX")
+    check_dla(1, True, "TensorRT")
+    with pytest.raises(UserError, match="--dla 0: TensorRT-RTX has no DLA"):
+        check_dla(0, False, "TensorRT-RTX")
+    with pytest.raises(UserError, match="--dla must be a DLA core, 0 or 1, got 2"):
+        check_dla(2, True, "TensorRT")
+    with pytest.raises(UserError, match="--dla 0 with --no-fp16: the DLA runs FP16 or INT8 only"):
+        check_dla(0, True, "TensorRT", fp16=False)
+
+
+def test_rtx_precision_is_strongly_typed_and_keys_differ_by_flavour_and_targets():
+    fp16, fp32 = rtx_precision_policy(True), rtx_precision_policy(False)
+    assert (fp16.mode, fp16.onnx, fp16.flags, fp16.pins_fp32_layers) == ("strongly-typed", "fp16", (), False)
+    assert (fp32.mode, fp32.onnx) == ("strongly-typed", "fp32")
+    rtx = Device("1.7.1", None, None, "tensorrt-rtx", ("8.6",))
+    key = cache_key("a" * 64, rtx, fp16, 1024)
+    assert key != cache_key("a" * 64, Device("1.7.1", None, None, "tensorrt-rtx", ("8.6", "8.9")), fp16, 1024)
+    assert key != cache_key("a" * 64, Device("1.7.1", None, None, "tensorrt", ("8.6",)), fp16, 1024)
+    assert cache_key("a" * 64, ORIN, fp16, 1024) != cache_key("a" * 64, Device("10.3.0", "Orin", "8.7", "tensorrt", ("8.7",), 0), fp16, 1024)
+
+
+def test_io_check_names_graph_and_tensor():
+    want = manifest_tensors([{"name": "x", "shape": [1, 3, 64, 64], "dtype": "float32"}])
+    check_io("segment0", "input", want, [Tensor("x", (1, 3, 64, 64), "float32")])
+    with pytest.raises(UserError, match=r"^graph segment0: network inputs \['images'\] differ from the manifest's \['x'\]$"):
+        check_io("segment0", "input", want, [Tensor("images", (1, 3, 64, 64), "float32")])
+    with pytest.raises(UserError, match=r"^graph segment0: input x is \[1, 3, 64, 64\] float16 in the network, the manifest says \[1, 3, 64, 64\] float32$"):
+        check_io("segment0", "input", want, [Tensor("x", (1, 3, 64, 64), "float16")])
+
+
+def test_fp16_precision_check():
+    good = [
+        Layer("/stages.1/conv/Conv", "CONVOLUTION", ("HALF",)),
+        Layer("/router/logits/Conv", "CONVOLUTION", ("FLOAT",)),
+        Layer("/Softmax", "SOFTMAX", ("FLOAT",)),
+        Layer("/TopK", "TOPK", ("FLOAT", "INT64")),
+        Layer("/Softmax_output_0_cast_to_fp16_node", "CAST", ("HALF",)),  # casts change precision on purpose
+        Layer("ONNXTRT_Broadcast", "SHUFFLE", ("HALF",)),  # parser-internal
+    ]
+    check_fp16_precision("segment1", good)
+    with pytest.raises(UserError, match=r"^graph segment1: routing layer /TopK \(TOPK\) outputs HALF, expected FLOAT"):
+        check_fp16_precision("segment1", [Layer("/TopK", "TOPK", ("HALF", "INT64"))])
+    with pytest.raises(UserError, match=r"^graph e0: convolution /expert/conv/Conv outputs FLOAT in an FP16 build, expected HALF"):
+        check_fp16_precision("e0", [Layer("/expert/conv/Conv", "CONVOLUTION", ("FLOAT",))])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.bundle import check_engine, load_bundle, manifest_text, sha256_of
+from edge_moe.runtime.bundle import check_engine, engine_flavour, load_bundle, manifest_text, sha256_of
 
 
 def make_bundle(root: Path, **overrides) -> Path:
@@ -126,6 +126,19 @@ def test_engine_for_another_tensorrt_or_gpu_is_refused(tmp_path):
         check_engine(bundle, "model", "8.6.2", "Orin")
     with pytest.raises(UserError, match=r"built for GPU 'Orin', this machine has 'NVIDIA A100'"):
         check_engine(bundle, "model", "10.3.0", "NVIDIA A100")
+
+
+def test_tensorrt_rtx_engine_runs_on_any_gpu_of_its_compute_capabilities(tmp_path):
+    bundle = load_bundle(engine_bundle(tmp_path / "b", flavour="tensorrt-rtx", tensorrt="1.7.1", gpu=None, compute_capabilities=["8.6", "8.9"]))
+    assert engine_flavour(bundle).module == "tensorrt_rtx"
+    check_engine(bundle, "model", "1.7.1", "NVIDIA GeForce RTX 3090", "8.6")
+    check_engine(bundle, "model", "1.7.1", "NVIDIA L4", "8.9")
+    with pytest.raises(UserError, match=r"targets compute capabilities \['8.6', '8.9'\], this GPU \(NVIDIA H100 80GB HBM3\) has 9.0; rebuild"):
+        check_engine(bundle, "model", "1.7.1", "NVIDIA H100 80GB HBM3", "9.0")
+    mixed = engine_bundle(tmp_path / "mixed", flavour="tensorrt-rtx")
+    edit(mixed, lambda m: m["engines"].update(other={**m["engines"]["model"], "flavour": "tensorrt"}))
+    with pytest.raises(UserError, match=r"engines have flavour\(s\) \['tensorrt', 'tensorrt-rtx'\]"):
+        engine_flavour(load_bundle(mixed))
 
 
 def test_version_compatible_engine_accepts_same_major(tmp_path):

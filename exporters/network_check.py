@@ -1,0 +1,65 @@
+"""Checks a parsed TensorRT network against its bundle before building (pure: no tensorrt import).
+
+Two checks, each a one-line error naming the graph and the tensor or layer:
+  - I/O: the network's input and output names, shapes and dtypes equal the manifest's graph I/O
+    (what the plan executor feeds and reads);
+  - FP16 precision of a strongly typed network: the routing layers (router, Softmax, TopK, routing
+    weights, decoding; :mod:`edge_moe.exporters.precision`) output FP32 and the convolutions FP16.
+Weakly typed FP16 builds (TensorRT 8.5-10) pin the same layers instead; there the dtypes are only
+known after the build, so the precision check applies to strongly typed networks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edge_moe.errors import UserError
+from edge_moe.exporters.engine_policy import pin_to_fp32
+
+# TensorRT DataType member -> the numpy dtype name the manifest uses
+DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "INT64": "int64", "INT32": "int32",
+          "INT8": "int8", "UINT8": "uint8", "BOOL": "bool"}
+FLOATING = ("FLOAT", "HALF", "BF16")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # numpy name, e.g. "float32"
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    type: str  # TensorRT LayerType member, e.g. "CONVOLUTION"
+    outputs: tuple[str, ...]  # TensorRT DataType member of each output, e.g. "HALF"
+
+
+def manifest_tensors(entries: list[dict[str, Any]]) -> list[Tensor]:
+    return [Tensor(e["name"], tuple(int(d) for d in e["shape"]), e["dtype"]) for e in entries]
+
+
+def check_io(graph: str, kind: str, expected: list[Tensor], parsed: list[Tensor]) -> None:
+    """``kind`` is "input" or "output"; the parsed network must have exactly the manifest's tensors."""
+    if [t.name for t in parsed] != [t.name for t in expected]:
+        raise UserError(f"graph {graph}: network {kind}s {[t.name for t in parsed]} differ from the manifest's {[t.name for t in expected]}")
+    for want, got in zip(expected, parsed):
+        if (got.shape, got.dtype) != (want.shape, want.dtype):
+            raise UserError(f"graph {graph}: {kind} {got.name} is {list(got.shape)} {got.dtype} in the network, "
+                            f"the manifest says {list(want.shape)} {want.dtype}")
+
+
+def check_fp16_precision(graph: str, layers: list[Layer]) -> None:
+    """Routing layers must output FP32 and convolutions FP16 in a strongly typed FP16 network."""
+    for layer in layers:
+        floating = [dtype for dtype in layer.outputs if dtype in FLOATING]
+        if layer.type == "CAST" or not floating:
+            continue  # casts are where precision changes; index and shape tensors have none
+        if pin_to_fp32(layer.name, layer.type):
+            if any(dtype != "FLOAT" for dtype in floating):
+                raise UserError(f"graph {graph}: routing layer {layer.name} ({layer.type}) outputs {floating[0]}, expected FLOAT "
+                                "(routing must stay FP32 in FP16 engines; re-export the bundle)")
+        elif layer.type == "CONVOLUTION" and any(dtype != "HALF" for dtype in floating):
+            raise UserError(f"graph {graph}: convolution {layer.name} outputs {floating[0]} in an FP16 build, expected HALF "
+                            "(is graphs/fp16 the FP16 ONNX? re-export the bundle)")
