@@ -48,10 +48,10 @@ class Detector:
 
     def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
                  top_k: Optional[int] = None, max_det: int = 300, providers: Optional[Sequence[str]] = None,
-                 threads: int = 0):
+                 threads: int = 0, classes: Optional[Sequence[int]] = None):
         self.bundle = model if isinstance(model, Bundle) else load_bundle(model)
         try:
-            self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
+            self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det, classes=None if classes is None else tuple(classes))
         except ValueError as error:
             raise UserError(str(error)) from None
         self.backend = choose_backend(self.bundle, backend)
@@ -76,7 +76,7 @@ class Detector:
     def prepare(self, frame: Frame) -> Prepared:
         start = time.perf_counter()
         tensor, box, image = prepare(frame.image, self.spec)
-        return Prepared(tensor, box, image, (time.perf_counter() - start) * 1000, frame.index, frame.timestamp)
+        return Prepared(tensor, box, image, (time.perf_counter() - start) * 1000, frame.index, frame.timestamp, frame.path)
 
     def prepare_or_skip(self, frame: Frame) -> Optional[Prepared]:
         """``prepare`` for streams: a frame that is not an image is logged and skipped, not fatal."""
@@ -95,7 +95,7 @@ class Detector:
         experts = [ExpertActivation(r.layer, r.ids, r.weights) for r in out.routing]
         t2 = time.perf_counter()
         latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
-        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image)
+        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image, source=prepared.path)
 
     def __call__(self, image: np.ndarray) -> FrameResult:
         """Detections and expert activation for one image (H, W[, C]) uint8, BGR or gray."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -107,11 +107,13 @@ class FrameResult:
     latency: Latency
     image: np.ndarray = field(repr=False, default=None)  # (H, W, 3) BGR original frame
     fps: float = 0.0  # end-to-end FPS over the meter window when this frame finished
+    source: Optional[str] = None  # the image file of this frame (image sources; None for video and streams)
 
     def to_record(self) -> dict[str, Any]:
-        """The JSONL object: frame, timestamp, latency_ms, fps, detections, experts."""
+        """The JSONL object: frame, [source,] timestamp, latency_ms, fps, detections, experts."""
         return {
             "frame": self.frame_index,
+            **({"source": self.source} if self.source is not None else {}),
             "timestamp": round(self.timestamp, 6),
             "latency_ms": self.latency.to_record(),
             "fps": round(self.fps, 2),

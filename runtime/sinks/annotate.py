@@ -40,19 +40,39 @@ class BoxAnnotator:
 
 
 class LabelAnnotator:
-    """``name 0.87`` on a filled tag above each box (inside the frame when the box touches the top)."""
+    """``name 0.87`` on a filled tag above each box (inside it when the box touches the top). A tag that would
+    cover one already drawn moves below the box, then down step by step, so overlapping boxes keep readable labels."""
 
     def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
         scale = _text_scale(image)
+        height, width = image.shape[:2]
+        placed: list[tuple[int, int, int, int]] = []
         for box, cid, name, score in zip(detections.xyxy.astype(int).tolist(), detections.class_id.tolist(), detections.names,
                                          detections.confidence.tolist()):
             text = f"{name} {score:.2f}"
             (tw, th), base = cv2.getTextSize(text, FONT, scale, 1)
-            x, y = box[0], box[1] - th - base - 2
-            y = box[1] if y < 0 else y
-            cv2.rectangle(image, (x, y), (x + tw + 4, y + th + base + 2), color_of(cid), -1)
+            w, h = tw + 4, th + base + 2
+            x = int(np.clip(box[0], 0, max(width - w, 0)))
+            y = _free_row(placed, x, w, h, [box[1] - h, box[1], box[3]], height)
+            placed.append((x, y, x + w, y + h))
+            cv2.rectangle(image, (x, y), (x + w, y + h), color_of(cid), -1)
             cv2.putText(image, text, (x + 2, y + th + 1), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
         return image
+
+
+def _free_row(placed: list[tuple[int, int, int, int]], x: int, w: int, h: int, candidates: list[int], height: int) -> int:
+    """The first candidate top (then lower ones, a tag height apart) where a w x h tag at x overlaps no placed tag."""
+    def fits(y: int) -> bool:
+        return 0 <= y and y + h <= max(height, h) and not any(x < x2 and x1 < x + w and y < y2 and y1 < y + h for x1, y1, x2, y2 in placed)
+
+    tops = [y for y in candidates if fits(y)]
+    if tops:
+        return tops[0]
+    start = max(candidates[0], 0)
+    for y in range(start, max(height - h, start) + 1, max(h // 2, 1)):
+        if fits(y):
+            return y
+    return int(np.clip(candidates[0], 0, max(height - h, 0)))  # crowded frame: above the box as before
 
 
 class FpsAnnotator:
@@ -68,8 +88,8 @@ class FpsAnnotator:
 
 
 class ExpertStripAnnotator:
-    """A panel under the frame: one row per MoE layer, one cell per expert; the experts that ran are
-    lit in proportion to their routing weight and show it."""
+    """A translucent panel over the bottom of the frame (the frame keeps the camera's size): one row per MoE
+    layer, one cell per expert; the experts that ran are lit in proportion to their routing weight and show it."""
 
     def __init__(self, layers: Sequence[tuple[str, int]], row_height: int = 0):
         self.layers = list(layers)
@@ -81,6 +101,7 @@ class ExpertStripAnnotator:
         h, w = image.shape[:2]
         scale = max(0.35, w / 1400)
         row = self.row_height or max(16, int(26 * scale / 0.45))
+        panel_h = min(row * len(self.layers) + 4, h)
         panel = np.full((row * len(self.layers) + 4, w, 3), 24, np.uint8)
         by_layer = {e.layer: e for e in experts}
         label_w = int(w * 0.12)
@@ -102,17 +123,19 @@ class ExpertStripAnnotator:
                 cv2.rectangle(panel, (x0 + 1, y0 + 1), (x0 + cell_w - 2, y0 + row - 2), color, -1)
                 text = f"e{e}" if weight is None else f"e{e} {weight:.2f}"
                 cv2.putText(panel, text, (x0 + 4, y0 + int(row * 0.7)), FONT, scale * 0.9, text_color, 1, cv2.LINE_AA)
-        return np.vstack([image, panel])
+        bottom = image[h - panel_h:]
+        cv2.addWeighted(panel[:panel_h], 0.75, bottom, 0.25, 0, dst=bottom)
+        return image
 
 
 class FrameAnnotator:
-    """Boxes, labels, FPS and the expert strip: the annotated-video frame for one result."""
+    """Boxes, labels, FPS and (``strip=True``) the expert strip: the annotated frame for one result, the size of the source."""
 
-    def __init__(self, layers: Sequence[tuple[str, int]] = ()):
+    def __init__(self, layers: Sequence[tuple[str, int]] = (), strip: bool = True):
         self.boxes = BoxAnnotator()
         self.labels = LabelAnnotator()
         self.fps = FpsAnnotator()
-        self.strip = ExpertStripAnnotator(layers)
+        self.strip = ExpertStripAnnotator(layers if strip else ())
 
     def annotate(self, result: FrameResult) -> np.ndarray:
         image = result.image.copy()
