@@ -42,6 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as done:  # --help, --version, or a bad value (already printed as one line)
         return int(done.code or 0)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # which options were given (train --resume checks them)
     return run_main(lambda: _run(args), f"edge-moe {args.command}")
 
 

@@ -15,8 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imgsz", type=positive_int, default=256, help="training/validation size, a multiple of 32 (default %(default)s)")
     parser.add_argument("--batch", type=positive_int, default=16, help="images per batch (default %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    parser.add_argument("--out", default="runs/train", help="run folder (weights/, results.csv, *.png)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from weights/last.pt")
+    parser.add_argument("--out", default="runs/train",
+                        help="run folder (weights/, results.csv, *.png); when it holds a run, the next free runs/train2, "
+                             "runs/train3... is used instead (default %(default)s)")
+    parser.add_argument("--exist-ok", action="store_true", help="write into --out even when it holds a run (replacing its files)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from weights/last.pt with its saved options (--epochs above its total extends it)")
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     parser.add_argument("--lr0", type=positive_float, default=None, help="initial learning rate (default 0.01 sgd, 0.002 adamw)")
     parser.add_argument("--moe-coef", type=non_negative_float, default=0.2, help="MoE balance-loss coefficient (YOLO-Master: 0.15-0.3; default %(default)s)")
@@ -39,5 +43,14 @@ def run(args: argparse.Namespace) -> int:
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
         augment=AugmentConfig(mosaic=args.mosaic),
     )
-    train(config, resume=args.resume)
+    train(config, resume=args.resume, exist_ok=args.exist_ok, given=given_fields(getattr(args, "argv", ())))
     return 0
+
+
+FIELD_OF_FLAG = {"--no-dfl": "use_dfl", "--mosaic": "augment.mosaic"}  # the rest: --moe-coef -> moe_coef
+
+
+def given_fields(argv: list[str]) -> list[str]:
+    """The TrainConfig fields set explicitly on the command line (what --resume checks against the saved run)."""
+    flags = [token.split("=", 1)[0] for token in argv if token.startswith("--")]
+    return [FIELD_OF_FLAG.get(flag, flag[2:].replace("-", "_")) for flag in flags if flag not in ("--resume", "--exist-ok")]

@@ -33,7 +33,7 @@ def test_run_over_a_video_writes_every_output(bundle, media, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--source", "missing.mp4"], "missing.mp4: no such file or directory"),
     (["--source", "0", "--retry-for", "0"], "camera 0: cannot open"),
-    (["--source", "x.mp4", "--conf", "2"], "conf must be in [0, 1]"),
+    (["--source", "x.mp4", "--conf", "2"], "argument --conf: must be in [0, 1], got 2"),
 ])
 def test_user_errors_are_one_line_without_traceback(bundle, args, message, capsys):
     code = main(["run", "--model", str(bundle), *args])
