@@ -73,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from edge_moe.runtime.meters import format_summary
     from edge_moe.runtime.report import run_stream
     from edge_moe.runtime.sources import RetryPolicy, SourceOptions
+    from edge_moe.runtime.sources.capture import quiet_opencv
 
     logging.basicConfig(level=logging.INFO, format="edge-moe run: %(message)s", stream=sys.stderr)
+    quiet_opencv()
     retry_for = None if args.retry_for == -1 else args.retry_for
     options = SourceOptions(args.open_timeout, args.read_timeout, RetryPolicy(retry_for), args.rtsp_transport)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None

@@ -85,3 +85,26 @@ def test_max_det_and_classes(bundle, clip, tmp_path, capsys):
     capsys.readouterr()
     assert main([*base, "--classes", "0,dog"]) == 2
     assert "--classes dog:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"this is text, not a video\n"])
+def test_a_broken_video_is_one_line_without_ffmpeg_noise(bundle, tmp_path, content):
+    import subprocess
+    import sys
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(content)
+    done = subprocess.run([sys.executable, "-m", "edge_moe", "run", "--model", str(bundle), "--source", str(video), "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    errors = [line for line in done.stderr.splitlines() if "backend auto" not in line]
+    assert done.returncode == 2 and len(errors) == 1 and errors[0].startswith("edge-moe run: error: ") and "clip.mp4" in errors[0], done.stderr
+
+
+def test_a_missing_camera_is_one_line_without_opencv_noise(bundle):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "edge_moe", "run", "--model", str(bundle), "--source", "7", "--retry-for", "0",
+                           "--quiet"], capture_output=True, text=True, timeout=120)
+    errors = [line for line in done.stderr.splitlines() if "backend auto" not in line]
+    assert done.returncode == 2 and len(errors) == 1 and errors[0].startswith("edge-moe run: error: camera 7: cannot open"), done.stderr
