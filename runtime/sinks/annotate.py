@@ -45,8 +45,17 @@ class LabelAnnotator:
 
     def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
         scale = _text_scale(image)
-        height, width = image.shape[:2]
+        for text, cid, (x, y, x2, y2) in self.layout(image.shape[:2], detections, scale):
+            cv2.rectangle(image, (x, y), (x2, y2), color_of(cid), -1)
+            cv2.putText(image, text, (x + 2, y2 - cv2.getTextSize(text, FONT, scale, 1)[1] - 1), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        return image
+
+    @staticmethod
+    def layout(shape: tuple[int, int], detections: Detections, scale: float) -> list[tuple[str, int, tuple[int, int, int, int]]]:
+        """(text, class id, tag rectangle x1 y1 x2 y2) per box, in drawing order, tags kept apart."""
+        height, width = shape
         placed: list[tuple[int, int, int, int]] = []
+        tags = []
         for box, cid, name, score in zip(detections.xyxy.astype(int).tolist(), detections.class_id.tolist(), detections.names,
                                          detections.confidence.tolist()):
             text = f"{name} {score:.2f}"
@@ -55,9 +64,8 @@ class LabelAnnotator:
             x = int(np.clip(box[0], 0, max(width - w, 0)))
             y = _free_row(placed, x, w, h, [box[1] - h, box[1], box[3]], height)
             placed.append((x, y, x + w, y + h))
-            cv2.rectangle(image, (x, y), (x + w, y + h), color_of(cid), -1)
-            cv2.putText(image, text, (x + 2, y + th + 1), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
-        return image
+            tags.append((text, cid, placed[-1]))
+        return tags
 
 
 def _free_row(placed: list[tuple[int, int, int, int]], x: int, w: int, h: int, candidates: list[int], height: int) -> int:
