@@ -108,3 +108,11 @@ def test_a_missing_camera_is_one_line_without_opencv_noise(bundle):
                            "--quiet"], capture_output=True, text=True, timeout=120)
     errors = [line for line in done.stderr.splitlines() if "backend auto" not in line]
     assert done.returncode == 2 and len(errors) == 1 and errors[0].startswith("edge-moe run: error: camera 7: cannot open"), done.stderr
+
+
+def test_save_into_a_folder_writes_a_video_for_a_video_source(bundle, clip, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--model", str(bundle), "--source", str(clip), "--save", f"{out}/", "--max-frames", "4", "--quiet"]) == 0
+    assert f"video    {out / 'v.mp4'}" in capsys.readouterr().out
+    capture = cv2.VideoCapture(str(out / "v.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 4 and capture.get(cv2.CAP_PROP_FRAME_WIDTH) == 320
