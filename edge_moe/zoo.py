@@ -1,6 +1,6 @@
 """The model zoo as plain data, so ``edge-moe models`` answers on a runtime-only install (no torch).
 
-Generated from ``edge_moe.models.registry.describe_models()``; tests/models/test_zoo_catalogue.py fails when
+Generated from ``edge_moe.models.registry.describe_models()``; tests/commands/test_installs.py fails when
 the two disagree (a model added or changed): regenerate with ``python -m edge_moe.zoo``.
 """
 from __future__ import annotations

@@ -61,7 +61,7 @@ def run_stream(detector: Detector, source: SourceSpec, *, log_path: Optional[Uni
         if stop_signal is not None:
             raise KeyboardInterrupt
         stop_signal = signum
-        log.warning("%s: finishing the outputs of the frames processed (Ctrl-C again to abort)", signal.Signals(signum).name)
+        log.warning("%s: finishing the outputs of the frames processed (a second signal aborts)", signal.Signals(signum).name)
         stream.stop()
 
     in_main_thread = threading.current_thread() is threading.main_thread()

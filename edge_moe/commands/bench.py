@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from edge_moe.commands.values import non_negative_int, positive_int
-import json
 
 HELP = "time batch-1 inference of backends x routings side by side (latency, FPS, executed GFLOPs)"
 

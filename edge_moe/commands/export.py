@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from edge_moe.commands.values import positive_int
-import json
 
 HELP = "export a model to a deployment bundle (ONNX graphs + manifest), with checks and parity"
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from edge_moe.commands.values import positive_int
-import json
 from typing import Any, Optional
 
 HELP = "parameters, FLOPs and MoE layers of a model (total vs active per frame)"

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     options = SourceOptions(args.open_timeout, args.read_timeout, RetryPolicy(retry_for), args.rtsp_transport)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
     bundle = load_bundle(args.model)
-    classes = class_ids(args.classes, bundle.class_names, f"{args.model}") if args.classes else None
+    classes = class_ids(args.classes, bundle.class_names, args.model) if args.classes else None
     detector = Detector(bundle, backend=args.backend, conf=args.conf, iou=args.iou, top_k=args.top_k, max_det=args.max_det,
                         providers=providers, threads=args.threads, classes=classes)
     outputs = run_stream(detector, args.source, log_path=args.log, video_path=args.save, plot_path=args.plot,

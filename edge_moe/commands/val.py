@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from edge_moe.commands.values import non_negative_int, positive_int
-import json
 
 HELP = "evaluate a checkpoint: mAP@0.5:0.95, mAP@0.5, AR@100, ms/image, expert usage (per scene regime)"
 
