@@ -203,7 +203,7 @@ def run_folder(out: Path, resume: bool, exist_ok: bool) -> Path:
 def _resumed_config(saved: TrainConfig, asked: TrainConfig, given: Sequence[str], done: int, last_path: Path) -> TrainConfig:
     """The saved run's options, with what may change on resume; an explicit option that disagrees is an error."""
     for name in given:
-        if name in RESUME_MAY_CHANGE or name in ("epochs", "out"):
+        if name in RESUME_MAY_CHANGE or name in ("epochs", "out") or not hasattr(saved, name.split(".")[0]):
             continue
         mine, theirs = _field(asked, name), _field(saved, name)
         if mine != theirs:

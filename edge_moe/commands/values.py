@@ -67,7 +67,12 @@ def seconds_or_forever(text: str) -> float:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse with a one-line error (no usage block), like every other edge-moe error."""
+    """argparse with a one-line error (no usage block), like every other edge-moe error, and no abbreviated options
+    (``--epoch`` for ``--epochs``), so the options given are exactly the ones written (``train --resume`` checks them)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
