@@ -13,6 +13,7 @@ PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 
            (134, 219, 61), (52, 147, 26), (187, 212, 0), (168, 153, 44), (255, 194, 0), (147, 69, 52), (255, 115, 100),
            (236, 24, 0), (255, 56, 132), (133, 0, 82), (255, 56, 203), (200, 149, 255), (199, 55, 255)]
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+Rect = tuple[int, int, int, int]  # x1 y1 x2 y2
 
 
 def color_of(class_id: int) -> tuple[int, int, int]:
@@ -41,20 +42,21 @@ class BoxAnnotator:
 
 class LabelAnnotator:
     """``name 0.87`` on a filled tag above each box (inside it when the box touches the top). A tag that would
-    cover one already drawn moves below the box, then down step by step, so overlapping boxes keep readable labels."""
+    cover one already drawn, or a ``reserved`` area (the FPS tag, the expert strip), moves below the box, then
+    down step by step, so overlapping boxes keep readable labels."""
 
-    def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
+    def annotate(self, image: np.ndarray, detections: Detections, reserved: Sequence[Rect] = ()) -> np.ndarray:
         scale = _text_scale(image)
-        for text, cid, (x, y, x2, y2) in self.layout(image.shape[:2], detections, scale):
+        for text, cid, (x, y, x2, y2) in self.layout(image.shape[:2], detections, scale, reserved):
             cv2.rectangle(image, (x, y), (x2, y2), color_of(cid), -1)
             cv2.putText(image, text, (x + 2, y2 - cv2.getTextSize(text, FONT, scale, 1)[1] - 1), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
         return image
 
     @staticmethod
-    def layout(shape: tuple[int, int], detections: Detections, scale: float) -> list[tuple[str, int, tuple[int, int, int, int]]]:
+    def layout(shape: tuple[int, int], detections: Detections, scale: float, reserved: Sequence[Rect] = ()) -> list[tuple[str, int, Rect]]:
         """(text, class id, tag rectangle x1 y1 x2 y2) per box, in drawing order, tags kept apart."""
         height, width = shape
-        placed: list[tuple[int, int, int, int]] = []
+        placed: list[Rect] = list(reserved)
         tags = []
         for box, cid, name, score in zip(detections.xyxy.astype(int).tolist(), detections.class_id.tolist(), detections.names,
                                          detections.confidence.tolist()):
@@ -64,35 +66,39 @@ class LabelAnnotator:
             x = int(np.clip(box[0], 0, max(width - w, 0)))
             y = _free_row(placed, x, w, h, [box[1] - h, box[1], box[3]], height)
             placed.append((x, y, x + w, y + h))
-            tags.append((text, cid, placed[-1]))
+            tags.append((text, cid, (x, y, x + w, y + h)))
         return tags
 
 
-def _free_row(placed: list[tuple[int, int, int, int]], x: int, w: int, h: int, candidates: list[int], height: int) -> int:
-    """The first candidate top (then lower ones, a tag height apart) where a w x h tag at x overlaps no placed tag."""
+def _free_row(placed: list[Rect], x: int, w: int, h: int, candidates: list[int], height: int) -> int:
+    """The first candidate top, else the nearest one above or below the first (half a tag apart), where a w x h tag
+    at x overlaps no placed tag and stays in the frame."""
     def fits(y: int) -> bool:
-        return 0 <= y and y + h <= max(height, h) and not any(x < x2 and x1 < x + w and y < y2 and y1 < y + h for x1, y1, x2, y2 in placed)
+        return 0 <= y and y + h <= height and not any(x < x2 and x1 < x + w and y < y2 and y1 < y + h for x1, y1, x2, y2 in placed)
 
-    tops = [y for y in candidates if fits(y)]
-    if tops:
-        return tops[0]
-    start = max(candidates[0], 0)
-    for y in range(start, max(height - h, start) + 1, max(h // 2, 1)):
-        if fits(y):
-            return y
-    return int(np.clip(candidates[0], 0, max(height - h, 0)))  # crowded frame: above the box as before
+    step = max(h // 2, 1)
+    nearby = [candidates[0] + sign * k * step for k in range(1, height // step + 1) for sign in (-1, 1)]
+    return next((y for y in candidates + nearby if fits(y)), int(np.clip(candidates[0], 0, max(height - h, 0))))
 
 
 class FpsAnnotator:
     """End-to-end FPS and inference time in the top-left corner."""
 
     def annotate(self, image: np.ndarray, result: FrameResult) -> np.ndarray:
+        text, scale, rect = self._tag(image, result)
+        cv2.rectangle(image, rect[:2], rect[2:], (0, 0, 0), -1)
+        cv2.putText(image, text, (4, rect[3] - cv2.getTextSize(text, FONT, scale, 1)[1] - 4), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        return image
+
+    def area(self, image: np.ndarray, result: FrameResult) -> Rect:
+        return self._tag(image, result)[2]
+
+    @staticmethod
+    def _tag(image: np.ndarray, result: FrameResult) -> tuple[str, float, Rect]:
         scale = _text_scale(image) * 1.1
         text = f"{result.fps:5.1f} FPS  inf {result.latency.inference:.1f} ms  #{result.frame_index}"
         (tw, th), base = cv2.getTextSize(text, FONT, scale, 1)
-        cv2.rectangle(image, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)
-        cv2.putText(image, text, (4, th + 4), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
-        return image
+        return text, scale, (0, 0, tw + 8, th + base + 8)
 
 
 class ExpertStripAnnotator:
@@ -103,13 +109,22 @@ class ExpertStripAnnotator:
         self.layers = list(layers)
         self.row_height = row_height
 
+    def _row(self, width: int) -> tuple[float, int]:
+        scale = max(0.35, width / 1400)
+        return scale, self.row_height or max(14, int(20 * scale / 0.45))
+
+    def area(self, image: np.ndarray) -> Rect:
+        """The part of the frame the strip covers (nothing without MoE layers)."""
+        h, w = image.shape[:2]
+        panel_h = min(self._row(w)[1] * len(self.layers) + 4, h) if self.layers else 0
+        return (0, h - panel_h, w, h)
+
     def annotate(self, image: np.ndarray, experts: Sequence[ExpertActivation]) -> np.ndarray:
         if not self.layers:
             return image
         h, w = image.shape[:2]
-        scale = max(0.35, w / 1400)
-        row = self.row_height or max(16, int(26 * scale / 0.45))
-        panel_h = min(row * len(self.layers) + 4, h)
+        scale, row = self._row(w)
+        panel_h = h - self.area(image)[1]
         panel = np.full((row * len(self.layers) + 4, w, 3), 24, np.uint8)
         by_layer = {e.layer: e for e in experts}
         label_w = int(w * 0.12)
@@ -148,6 +163,6 @@ class FrameAnnotator:
     def annotate(self, result: FrameResult) -> np.ndarray:
         image = result.image.copy()
         self.boxes.annotate(image, result.detections)
-        self.labels.annotate(image, result.detections)
+        self.labels.annotate(image, result.detections, reserved=[self.fps.area(image, result), self.strip.area(image)])
         self.fps.annotate(image, result)
         return self.strip.annotate(image, result.experts)

@@ -38,3 +38,13 @@ def test_labels_of_overlapping_boxes_do_not_cover_each_other():
 def test_a_lone_label_sits_above_its_box():
     (_, _, (x1, y1, x2, y2)), = LabelAnnotator.layout((256, 256), result().detections, 0.4)
     assert x1 == 40 and y2 == 60
+
+
+def test_labels_keep_clear_of_the_fps_tag_and_the_strip():
+    from edge_moe.runtime.sinks.annotate import ExpertStripAnnotator, FpsAnnotator
+
+    frame = result(boxes=[(2, 20, 60, 60), (150, 170, 230, 250)])
+    reserved = [FpsAnnotator().area(frame.image, frame), ExpertStripAnnotator(LAYERS).area(frame.image)]
+    assert reserved[1][1] < 256 - 20  # the strip covers the bottom rows
+    tags = LabelAnnotator.layout((256, 256), frame.detections, 0.4, reserved)
+    assert not any(overlaps(rect, area) for _, _, rect in tags for area in reserved)
