@@ -13,7 +13,7 @@ from edge_moe.errors import UserError, run_main
 
 # a module a command needs -> how to get it (the runtime-only and Jetson installs leave some out)
 EXTRAS = {
-    "torch": "pip install 'edge-moe[train,export]' (the runtime-only install has no torch)",
+    "torch": "pip install 'edge-moe[train]' (or 'edge-moe[export]' to export; the runtime-only install has no torch)",
     "onnx": "pip install 'edge-moe[export]'",
     "onnxscript": "pip install 'edge-moe[export]'",
     "pycocotools": "pip install 'edge-moe[train]'",

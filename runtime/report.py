@@ -46,12 +46,12 @@ def run_stream(detector: Detector, source: SourceSpec, *, log_path: Optional[Uni
     """
     opened = open_source(source, options)  # a bad source fails here, before any output is touched
     try:
-        sinks = _open_sinks(detector, opened, log_path, video_path, plot_path, summary_path, show, strip)
+        stream = detector.stream(opened, options, max_frames)
+        jsonl, video, images, window, timeline, annotator = _open_sinks(
+            detector, opened, log_path, video_path, plot_path, summary_path, show, strip)
     except BaseException:
         opened.close()
         raise
-    jsonl, video, images, window, timeline, annotator = sinks
-    stream = detector.stream(opened, options, max_frames)
     bar = None
     stop_signal: Optional[int] = None
 
