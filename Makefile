@@ -16,7 +16,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m edge_moe.demo
 
+# ffmpeg and rtsp-server-perl are installed when possible; otherwise the tests needing them are skipped and listed.
 test: $(STAMP)
+	@.ci/system-deps
 	$(PY) -m pytest -q
 
 clean:

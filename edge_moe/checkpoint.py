@@ -49,7 +49,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and torch errors all mean "not a checkpoint"
-        raise UserError(f"{path}: not an edge-moe checkpoint (torch.load failed: {first_line(error, 160)})") from None
+        raise UserError(f"{path}: not an edge-moe checkpoint ({_load_failure(error)}); expected a .pt written by `edge-moe train`") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path}: not an edge-moe checkpoint (expected a dict with format={FORMAT!r})")
     if payload.get("version") != VERSION:
@@ -58,6 +58,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if key not in payload:
             raise UserError(f"{path}: checkpoint has no {key!r} field")
     return payload
+
+
+def _load_failure(error: Exception) -> str:
+    """Why torch.load refused a file, without torch's advice to turn ``weights_only`` off (never done here)."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0].strip()
+        return f"not a weights-only torch file: {detail}"
+    line = first_line(error, 160)
+    return f"not a torch file: {line.split('. ')[0] if len(line) > 3 else type(error).__name__}"
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:

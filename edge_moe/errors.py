@@ -4,6 +4,7 @@ A torch-free leaf module: the runtime may import it.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable, Optional
 
@@ -22,9 +23,15 @@ def first_line(error: BaseException, limit: int = 200) -> str:
 
 
 def run_main(main: Callable[[], Optional[int]], prog: str) -> int:
-    """Runs a program's ``main``: a UserError becomes one line on stderr and exit code 2, Ctrl-C 130."""
+    """Runs a program's ``main``: a UserError becomes one line on stderr and exit code 2, Ctrl-C 130, a closed
+    stdout (``| head``) 141 without a traceback."""
     try:
-        return int(main() or 0)
+        code = int(main() or 0)
+        sys.stdout.flush()  # a pipe closed early fails here, inside the handler below
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141
     except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2

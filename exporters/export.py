@@ -254,11 +254,41 @@ def _make_temp_dir(out: Path) -> Path:
         raise UserError(f"{out}: exists and is not an edge-moe bundle; refusing to overwrite it (choose another --out)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        remove_stale_temp_dirs(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
     except OSError as error:
         raise UserError(f"{out}: cannot write the bundle there ({error.strerror or error})") from None
     tmp.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
     return tmp
+
+
+STALE_AFTER_S = 24 * 3600  # a temporary folder whose owner cannot be told is left alone this long
+
+
+def remove_stale_temp_dirs(out: Path) -> list[Path]:
+    """Removes ``.{out.name}.{pid}.*.tmp`` folders beside ``out`` left by exports that were killed: those whose
+    process is gone (a running export's folder is never touched), and unowned ones older than a day."""
+    removed = []
+    for folder in out.parent.glob(f".{out.name}.*.tmp"):
+        owner = folder.name[len(out.name) + 2:].split(".", 1)[0]
+        try:
+            stale = not _process_alive(int(owner)) if owner.isdigit() else time.time() - folder.stat().st_mtime > STALE_AFTER_S
+        except OSError:
+            continue
+        if stale and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _move_into_place(built: Path, out: Path) -> None:

@@ -54,8 +54,8 @@ def check_fp16_precision(graph: str, layers: list[Layer]) -> None:
     """Routing layers must output FP32 and convolutions FP16 in a strongly typed FP16 network."""
     for layer in layers:
         floating = [dtype for dtype in layer.outputs if dtype in FLOATING]
-        if layer.type == "CAST" or not floating:
-            continue  # casts are where precision changes; index and shape tensors have none
+        if layer.type in ("CAST", "CONSTANT") or not floating:
+            continue  # casts are where precision changes; weights are stored as exported; index and shape tensors have none
         if pin_to_fp32(layer.name, layer.type):
             if any(dtype != "FLOAT" for dtype in floating):
                 raise UserError(f"graph {graph}: routing layer {layer.name} ({layer.type}) outputs {floating[0]}, expected FLOAT "

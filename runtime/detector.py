@@ -83,7 +83,7 @@ class BundleRunner(ABC):
     def prepare(self, frame: Frame) -> Prepared:
         start = time.perf_counter()
         tensor, box, image = prepare(frame.image, self.spec)
-        return Prepared(tensor, box, image, (time.perf_counter() - start) * 1000, frame.index, frame.timestamp)
+        return Prepared(tensor, box, image, (time.perf_counter() - start) * 1000, frame.index, frame.timestamp, frame.path)
 
     def prepare_or_skip(self, frame: Frame) -> Optional[Prepared]:
         """``prepare`` for streams: a frame that is not an image is logged and skipped, not fatal."""
@@ -137,9 +137,9 @@ class Detector(BundleRunner):
 
     def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
                  top_k: Optional[int] = None, max_det: int = 300, providers: Optional[Sequence[str]] = None,
-                 threads: int = 0):
+                 threads: int = 0, classes: Optional[Sequence[int]] = None):
         try:
-            self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
+            self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det, classes=None if classes is None else tuple(classes))
         except ValueError as error:
             raise UserError(str(error)) from None
         super().__init__(model, backend, top_k, providers, threads)
@@ -153,7 +153,7 @@ class Detector(BundleRunner):
         experts = self.experts_of(out)
         t2 = time.perf_counter()
         latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
-        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image)
+        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image, source=prepared.path)
 
 
 def runner_for(task: str) -> str:
@@ -163,15 +163,15 @@ def runner_for(task: str) -> str:
 
 def open_runner(model: Union[str, Path, Bundle], backend: str = "auto", top_k: Optional[int] = None,
                 providers: Optional[Sequence[str]] = None, threads: int = 0, conf: float = 0.25, iou: float = 0.45,
-                top: int = 5) -> BundleRunner:
-    """The runner of the bundle's task: a :class:`Detector` (``conf``, ``iou``) or a
+                top: int = 5, max_det: int = 300, classes: Optional[Sequence[int]] = None) -> BundleRunner:
+    """The runner of the bundle's task: a :class:`Detector` (``conf``, ``iou``, ``max_det``, ``classes``) or a
     :class:`~edge_moe.runtime.classifier.Classifier` (``top`` classes per frame)."""
     from edge_moe.runtime.classifier import Classifier
 
     bundle = model if isinstance(model, Bundle) else load_bundle(model)
     task = bundle.manifest["task"]
     if task == "detect":
-        return Detector(bundle, backend, conf, iou, top_k, providers=providers, threads=threads)
+        return Detector(bundle, backend, conf, iou, top_k, max_det, providers, threads, classes)
     if task == "classify":
         return Classifier(bundle, backend, top, top_k, providers, threads)
     raise UserError(f"{bundle.root}: task {task!r} has no runner (expected 'detect' or 'classify')")

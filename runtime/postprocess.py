@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -16,6 +16,7 @@ class PostprocessConfig:
     iou: float = 0.45  # NMS IoU threshold (boxes of the same class only)
     max_det: int = 300  # boxes kept per frame after NMS
     max_candidates: int = 3000  # highest-scoring boxes that enter NMS
+    classes: Optional[tuple[int, ...]] = None  # keep only these class ids (None: all)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.conf <= 1.0:
@@ -118,7 +119,12 @@ def select(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float, max_d
 def postprocess(boxes: np.ndarray, scores: np.ndarray, letterbox: Letterbox, config: PostprocessConfig,
                 class_names: Sequence[str] = ()) -> Detections:
     """boxes (1, A, 4) xyxy input pixels, scores (1, A, nc) in [0, 1] -> Detections in frame pixels."""
-    kept_boxes, kept_scores, kept_class = select(boxes[0], scores[0], config.conf, config.iou, config.max_det, config.max_candidates)
+    scores = scores[0]  # (A, nc)
+    if config.classes is not None:  # other classes never enter NMS, so max_det counts only the wanted ones
+        wanted = np.zeros(scores.shape[1], bool)
+        wanted[[c for c in config.classes if c < len(wanted)]] = True
+        scores = np.where(wanted, scores, 0)
+    kept_boxes, kept_scores, kept_class = select(boxes[0], scores, config.conf, config.iou, config.max_det, config.max_candidates)
     if len(kept_scores) == 0:
         return Detections.empty(class_names)
     return Detections(letterbox.to_frame(kept_boxes), kept_scores, kept_class, class_names)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -95,6 +95,7 @@ class Prepared:
     preprocess_ms: float
     index: int = 0  # the source frame's index and capture time
     timestamp: float = 0.0
+    path: Optional[str] = None  # the image file it came from (image sources)
 
 
 def prepare(frame: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Letterbox, np.ndarray]:

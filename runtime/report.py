@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Optional, Union
 
 from edge_moe.runtime.detector import BundleRunner, SourceSpec, open_runner
-from edge_moe.runtime.sinks import ExpertTimeline, FrameAnnotator, JsonlSink, VideoSink, WindowSink
+from edge_moe.runtime.outputs import check_outputs, is_folder
+from edge_moe.runtime.sinks import ExpertTimeline, FrameAnnotator, ImageFolderSink, JsonlSink, VideoSink, WindowSink
 from edge_moe.runtime.sinks.atomic import atomic_write
-from edge_moe.runtime.sources import SourceOptions
+from edge_moe.runtime.sources import Source, SourceOptions, open_source
+from edge_moe.runtime.sources.files import ImageSource
 
 log = logging.getLogger("edge_moe.runtime")
 
@@ -24,35 +26,46 @@ log = logging.getLogger("edge_moe.runtime")
 @dataclass
 class RunOutputs:
     summary: dict
-    files: dict[str, Path] = field(default_factory=dict)  # kind (jsonl, video, plot, summary) -> path
+    files: dict[str, Path] = field(default_factory=dict)  # kind (jsonl, video, images, plot, summary) -> path
     interrupted: bool = False
+    stop_signal: Optional[int] = None  # SIGINT or SIGTERM when a signal ended the run
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what systemd, docker, ROS launch and `timeout` send
 
 
 def run_stream(detector: BundleRunner, source: SourceSpec, *, log_path: Optional[Union[str, Path]] = None,
                video_path: Optional[Union[str, Path]] = None, plot_path: Optional[Union[str, Path]] = None,
                summary_path: Optional[Union[str, Path]] = None, show: bool = False, max_frames: Optional[int] = None,
-               options: SourceOptions = SourceOptions(), progress: bool = True) -> RunOutputs:
-    """Runs ``detector`` over ``source`` writing the requested outputs; Ctrl-C ends it cleanly
-    (sinks are finalised and the summary covers the frames processed)."""
-    stream = detector.stream(source, options, max_frames)
-    jsonl = JsonlSink(log_path) if log_path else None
-    window = WindowSink() if show else None
-    timeline = ExpertTimeline(detector.layers) if plot_path and detector.layers else None
-    annotator = FrameAnnotator(detector.layers) if (video_path or show) else None
-    video: Optional[VideoSink] = None
-    bar = None
-    interrupted = False
+               options: SourceOptions = SourceOptions(), progress: bool = True, strip: bool = True) -> RunOutputs:
+    """Runs ``detector`` over ``source`` writing the requested outputs.
 
-    def on_sigint(signum, frame) -> None:
-        """Ctrl-C asks the stream to stop at the next frame (a second one raises KeyboardInterrupt)."""
-        nonlocal interrupted
-        if interrupted:
+    Output paths are checked before the first frame. ``video_path`` may be a folder (``DIR/``): annotated images
+    for image sources, ``DIR/<source name>.mp4`` otherwise. Ctrl-C or SIGTERM ends the run cleanly: the current
+    frame finishes, sinks are closed (the video stays playable) and the summary covers the frames processed.
+    """
+    opened = open_source(source, options)  # a bad source fails here, before any output is touched
+    try:
+        stream = detector.stream(opened, options, max_frames)
+        jsonl, video, images, window, timeline, annotator = _open_sinks(
+            detector, opened, log_path, video_path, plot_path, summary_path, show, strip)
+    except BaseException:
+        opened.close()
+        raise
+    bar = None
+    stop_signal: Optional[int] = None
+
+    def on_signal(signum, frame) -> None:
+        """The first Ctrl-C / SIGTERM asks the stream to stop after the current frame; a second one aborts."""
+        nonlocal stop_signal
+        if stop_signal is not None:
             raise KeyboardInterrupt
-        interrupted = True
-        log.warning("interrupted: finishing the outputs of the frames processed (Ctrl-C again to abort)")
+        stop_signal = signum
+        log.warning("%s: finishing the outputs of the frames processed (a second signal aborts)", signal.Signals(signum).name)
         stream.stop()
 
-    previous_handler = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS} if in_main_thread else {}
     iterator = iter(stream)
     try:
         for result in iterator:
@@ -64,10 +77,10 @@ def run_stream(detector: BundleRunner, source: SourceSpec, *, log_path: Optional
                 timeline.write(result)
             if annotator:
                 frame = annotator.annotate(result)
-                if video_path:
-                    if video is None:
-                        video = VideoSink(video_path, getattr(stream.source, "fps", 0.0) or 30.0)
+                if video:
                     video.write(frame)
+                if images:
+                    images.write(frame, result.source, result.frame_index)
                 if window and not window.write(frame):
                     break
             if bar is not None:
@@ -75,28 +88,58 @@ def run_stream(detector: BundleRunner, source: SourceSpec, *, log_path: Optional
                 found = f"{result.classes.names[0]}" if result.classes is not None and len(result.classes) else f"{len(result.detections)} boxes"
                 bar.set_postfix_str(f"{result.fps:.1f} fps, {found}", refresh=False)
     except KeyboardInterrupt:
-        interrupted = True
+        stop_signal = stop_signal or signal.SIGINT
     finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGINT, previous_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         iterator.close()
         if bar is not None:
             bar.close()
-        for sink in (jsonl, video, window):
+        for sink in (jsonl, video, images, window):
             if sink is not None:
                 sink.close()
     summary = stream.summary()
-    summary["interrupted"] = interrupted
+    summary["interrupted"] = stop_signal is not None
     files: dict[str, Path] = {}
     if jsonl:
-        files["jsonl"] = Path(log_path)
-    if video is not None:
-        files["video"] = Path(video_path)
+        files["jsonl"] = jsonl.path
+    if video is not None and video.count:
+        files["video"] = video.path
+    if images is not None and images.count:
+        files["images"] = images.folder
     if timeline and timeline.count:
         files["plot"] = timeline.save_png(plot_path, title=f"expert activation, {detector.bundle.model}")
     if summary_path:
         files["summary"] = write_json(summary_path, summary)
-    return RunOutputs(summary, files, interrupted)
+    return RunOutputs(summary, files, stop_signal is not None, stop_signal)
+
+
+def _open_sinks(detector: BundleRunner, source: Source, log_path, video_path, plot_path, summary_path, show: bool, strip: bool):
+    """Checks every output path, then opens the sinks: (jsonl, video, images, window, timeline, annotator)."""
+    image_dir = None
+    if video_path is not None and is_folder(video_path):
+        if isinstance(source, ImageSource):
+            image_dir, video_path = Path(video_path), None
+        else:
+            video_path = Path(video_path) / f"{Path(source.description).stem if not source.live else 'stream'}.mp4"
+    check_outputs({"--log": _path(log_path), "--save": _path(video_path or image_dir), "--plot": _path(plot_path),
+                   "--summary-json": _path(summary_path)}, source, detector.bundle.root, folders=("--save",) if image_dir else ())
+    video = VideoSink(video_path, getattr(source, "fps", 0.0) or 30.0) if video_path else None
+    try:
+        images = ImageFolderSink(image_dir) if image_dir else None
+        window = WindowSink() if show else None
+        jsonl = JsonlSink(log_path) if log_path else None
+    except BaseException:
+        if video is not None:
+            video.close()
+        raise
+    timeline = ExpertTimeline(detector.layers) if plot_path and detector.layers else None
+    annotator = FrameAnnotator(detector.layers, strip=strip) if (video or images or window) else None
+    return jsonl, video, images, window, timeline, annotator
+
+
+def _path(value: Optional[Union[str, Path]]) -> Optional[Path]:
+    return None if value is None else Path(value)
 
 
 def run_to_folder(model: Union[str, Path], source: SourceSpec, out_dir: Union[str, Path], *, backend: str = "auto",

@@ -136,12 +136,14 @@ class FrameResult:
     image: np.ndarray = field(repr=False, default=None)  # (H, W, 3) BGR original frame
     fps: float = 0.0  # end-to-end FPS over the meter window when this frame finished
     classes: Optional[Classifications] = None  # classification bundles: the top classes (detections stay empty)
+    source: Optional[str] = None  # the image file of this frame (image sources; None for video and streams)
 
     def to_record(self) -> dict[str, Any]:
-        """The JSONL object: frame, timestamp, latency_ms, fps, detections (or classes), experts."""
+        """The JSONL object: frame, [source,] timestamp, latency_ms, fps, detections (or classes), experts."""
         found = {"detections": self.detections.to_records()} if self.classes is None else {"classes": self.classes.to_records()}
         return {
             "frame": self.frame_index,
+            **({"source": self.source} if self.source is not None else {}),
             "timestamp": round(self.timestamp, 6),
             "latency_ms": self.latency.to_record(),
             "fps": round(self.fps, 2),

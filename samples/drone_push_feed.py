@@ -12,12 +12,11 @@ import time
 
 import cv2
 
-from edge_moe.errors import run_main
+from edge_moe.errors import UserError, run_main
 from edge_moe.runtime import Detector, PushSource, format_summary
 
 
-def fake_drone_sdk(video: str, on_frame, stop: threading.Event) -> None:
-    cap = cv2.VideoCapture(video)
+def fake_drone_sdk(cap: cv2.VideoCapture, on_frame, stop: threading.Event) -> None:
     period = 1.0 / (cap.get(cv2.CAP_PROP_FPS) or 30.0)
     while not stop.is_set():
         ok, frame = cap.read()
@@ -33,6 +32,9 @@ def main() -> None:
     parser.add_argument("--video", required=True, help="stands in for the drone's camera")
     args = parser.parse_args()
 
+    cap = cv2.VideoCapture(args.video)
+    if not cap.isOpened():
+        raise UserError(f"--video {args.video}: cannot open this video (missing, unreadable or not a video)")
     detector = Detector(args.model)
     feed = PushSource("drone camera")
 
@@ -42,14 +44,17 @@ def main() -> None:
 
     handle = detector.start(feed, on_result)  # inference in a background thread
     stop = threading.Event()
-    sdk = threading.Thread(target=fake_drone_sdk, args=(args.video, feed.push, stop))
+    sdk = threading.Thread(target=fake_drone_sdk, args=(cap, feed.push, stop))
     sdk.start()
     try:
         sdk.join()
     except KeyboardInterrupt:
         stop.set()
     feed.close()  # the end of the feed ends the stream
-    print(format_summary(handle.join()))
+    summary = handle.join()
+    print(format_summary(summary))
+    if summary["frames"] == 0:
+        raise UserError(f"--video {args.video}: no frame could be processed")
 
 
 if __name__ == "__main__":

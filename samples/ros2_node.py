@@ -5,15 +5,24 @@
 Needs a ROS 2 installation (rclpy, sensor_msgs, std_msgs come with it; not pip-installable here).
 It is a sketch of the wiring, kept small: a production node would publish vision_msgs.
 """
+from __future__ import annotations
+
 import json
+import sys
 
 import numpy as np
-import rclpy
-from rclpy.node import Node
-from sensor_msgs.msg import Image
-from std_msgs.msg import String
 
+from edge_moe.errors import UserError, run_main
 from edge_moe.runtime import Detector, PushSource
+
+try:
+    import rclpy
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+except ImportError:  # no ROS 2 here: --help still works, running says what is needed
+    rclpy = None
+    Node = object
 
 ENCODINGS = {"bgr8": 3, "rgb8": 3, "mono8": 1}
 
@@ -42,6 +51,11 @@ class EdgeMoeNode(Node):
 
 
 def main() -> None:
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(__doc__.strip())
+        return
+    if rclpy is None:
+        raise UserError("needs ROS 2 (rclpy, sensor_msgs, std_msgs): source /opt/ros/<distro>/setup.bash, then run it again")
     rclpy.init()
     node = EdgeMoeNode()
     try:
@@ -56,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_main(main, "ros2_node"))

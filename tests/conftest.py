@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.skip_report"]  # the end of the run lists what was skipped and why
+
 # Two cores here; keep torch from oversubscribing them when tests run.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 

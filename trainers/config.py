@@ -1,6 +1,7 @@
 """Training options: one frozen dataclass, stored in ``last.pt`` so ``--resume`` needs nothing else."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -46,6 +47,12 @@ class TrainConfig:
             raise UserError(f"--optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.workers < 0:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
+        if not (math.isfinite(self.lr0) and self.lr0 > 0):
+            raise UserError(f"--lr0 must be a finite number > 0, got {self.lr0}")
+        if self.close_mosaic < 0:
+            raise UserError(f"--close-mosaic must be an integer >= 0, got {self.close_mosaic}")
+        if not 0 <= self.augment.mosaic <= 1:
+            raise UserError(f"--mosaic must be in [0, 1], got {self.augment.mosaic}")
         if not 0 <= self.moe_coef <= 10:
             raise UserError(f"--moe-coef must be in [0, 10], got {self.moe_coef}")
 

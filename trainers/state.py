@@ -57,7 +57,5 @@ def restore_train_state(saved: Optional[dict], model, optimizer, ema, last_path,
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     ema.load_state_dict(state["ema"])
-    set_rng_state(state["rng"])
-    if state["epoch"] >= epochs:
-        raise UserError(f"{last_path}: training already finished ({state['epoch']}/{epochs} epochs); nothing to resume")
+    set_rng_state(state["rng"])  # train()'s resume check has refused a finished run that is not extended
     return state["epoch"], state["iteration"], state["best_fitness"], list(state["history"])

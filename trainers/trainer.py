@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader
@@ -71,19 +71,27 @@ def _fitness(metrics: dict[str, float]) -> float:
     return 0.1 * metrics["map50"] + 0.9 * metrics["map50_95"]
 
 
-def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: bool = True, **options: Any) -> TrainResult:
+RESUME_MAY_CHANGE = ("device", "workers", "threads")  # how a resumed run executes, not what it trains
+
+
+def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: bool = True, exist_ok: bool = False,
+          given: Sequence[str] = (), **options: Any) -> TrainResult:
     """Trains a model of any task (dispatched by the model's ``config.task``); ``options`` are :class:`TrainConfig` fields (``model=``, ``data=``, ``epochs=``...).
 
-    With ``resume=True`` the run in ``out`` continues from ``weights/last.pt`` with its saved
-    options (only ``device``, ``workers`` and ``threads`` may change).
+    ``out`` holding a run already: the run goes to ``out2`` (``out3``...) unless ``exist_ok`` (Ultralytics' rule).
+    With ``resume=True`` the run in ``out`` continues from ``weights/last.pt`` with its saved options; only
+    ``device``, ``workers`` and ``threads`` may change, and ``epochs`` above the saved total extends the run.
+    ``given``: the config fields the user set explicitly; on resume each must agree with the saved run.
     """
     config = replace(config or TrainConfig(), **{k: (str(v) if k == "out" else v) for k, v in options.items()})
-    out = Path(config.out)
+    out = run_folder(Path(config.out), resume, exist_ok)
+    config = replace(config, out=str(out))
     last_path, best_path = out / "weights" / "last.pt", out / "weights" / "best.pt"
     saved: Optional[dict] = None
     if resume:
         saved = _resume_state(last_path)
-        config = replace(TrainConfig.from_dict(saved["config"]), device=config.device, workers=config.workers, threads=config.threads)
+        config = _resumed_config(TrainConfig.from_dict(saved["config"]), config, given, saved["train_state"]["epoch"], last_path)
+    print(f"run folder: {out}")
     device = resolve_device(config.device)
     with torch_threads(config.threads):
         if model_task(config.model) == "classify":
@@ -164,6 +172,45 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
         _report_epoch(row, result, config.epochs)
 
     return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress)
+
+
+def run_folder(out: Path, resume: bool, exist_ok: bool) -> Path:
+    """Where the run is written: ``out``, or the first free ``out2``, ``out3``... when ``out`` is taken."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file; expected a run folder (weights/, results.csv, plots)")
+    if resume or exist_ok or not out.exists() or not any(out.iterdir()):
+        return out
+    number = 2
+    while (out.parent / f"{out.name}{number}").exists():
+        number += 1
+    return out.parent / f"{out.name}{number}"
+
+
+def _resumed_config(saved: TrainConfig, asked: TrainConfig, given: Sequence[str], done: int, last_path: Path) -> TrainConfig:
+    """The saved run's options, with what may change on resume; an explicit option that disagrees is an error."""
+    for name in given:
+        if name in RESUME_MAY_CHANGE or name in ("epochs", "out") or not hasattr(saved, name.split(".")[0]):
+            continue
+        mine, theirs = _field(asked, name), _field(saved, name)
+        if mine != theirs:
+            raise UserError(f"--resume continues {last_path} with its saved options: {name} {mine!r} differs from the saved "
+                            f"{theirs!r} (drop the option, or start a new run with another --out)")
+    epochs = asked.epochs if "epochs" in given else saved.epochs
+    if epochs < done:
+        raise UserError(f"--epochs {epochs}: {last_path} has already trained {done} epochs")
+    if epochs <= done:
+        raise UserError(f"{last_path}: training already finished ({done}/{saved.epochs} epochs); "
+                        f"give --epochs above {done} to extend it")
+    print(f"resuming {last_path} from epoch {done + 1} of {epochs}" + (f" (extended from {saved.epochs})" if epochs > saved.epochs else ""))
+    return replace(saved, epochs=epochs, **{k: getattr(asked, k) for k in RESUME_MAY_CHANGE})
+
+
+def _field(config: TrainConfig, name: str) -> Any:
+    """A TrainConfig field; ``augment.mosaic`` style names reach into the augmentation config."""
+    value: Any = config
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def _resume_state(last_path: Path) -> dict:

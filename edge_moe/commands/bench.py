@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from edge_moe.commands.values import non_negative_int, positive_int
+
 HELP = "time batch-1 inference of backends x routings side by side (latency, FPS, executed GFLOPs)"
 
 
@@ -15,10 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="MODEL|BUNDLE", help="zoo name, checkpoint (.pt) or bundle directory")
     parser.add_argument("--backend", type=_names, default=None, help="comma list of torch,onnxruntime (default both; a bundle: onnxruntime)")
     parser.add_argument("--routing", type=_names, default=None, help="comma list of sparse,dense (default both; a bundle: its own)")
-    parser.add_argument("--imgsz", type=int, default=None, help="square input size, a multiple of 32 (default: the model's)")
-    parser.add_argument("--iters", type=int, default=50, help="timed frames per configuration (default 50)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed frames first (default 5)")
-    parser.add_argument("--threads", type=int, default=0, help="torch and ONNX Runtime threads (default 0: each library's default)")
+    parser.add_argument("--imgsz", type=positive_int, default=None, help="square input size, a multiple of 32 (default: the model's)")
+    parser.add_argument("--iters", type=positive_int, default=50, help="timed frames per configuration (default 50)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed frames first (default 5)")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="torch and ONNX Runtime threads (default 0: each library's default)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 

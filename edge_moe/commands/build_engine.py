@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from edge_moe.commands.values import non_negative_int, positive_int
+
 HELP = "build TensorRT / TensorRT-RTX engines for a bundle (FP16, router kept FP32; TensorRT-RTX needs no GPU)"
 
 
@@ -14,13 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (default): TensorRT when it is installed and a CUDA GPU is present, else TensorRT-RTX")
     parser.add_argument("--compute-capability", default=None, metavar="LIST",
                         help="TensorRT-RTX targets, e.g. 8.6,8.9,12.0 (default: 8.0 and later; 7.5 only when asked)")
-    parser.add_argument("--dla", type=int, default=None, metavar="CORE",
+    parser.add_argument("--dla", type=non_negative_int, default=None, metavar="CORE",
                         help="run on a Jetson AGX Orin / Xavier DLA core (0 or 1), GPU fallback on; TensorRT only")
     parser.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=True, help="FP16 engines (default) or FP32")
-    parser.add_argument("--workspace", type=int, default=1024, metavar="MiB", help="builder workspace limit (default 1024 MiB)")
+    parser.add_argument("--workspace", type=positive_int, default=1024, metavar="MiB", help="builder workspace limit (default 1024 MiB)")
     parser.add_argument("--timing-cache", default=None, metavar="PATH", help="timing cache file to reuse and update (default: per GPU under ~/.cache/edge-moe)")
     parser.add_argument("--version-compatible", action="store_true", help="engines loadable by later TensorRT of the same major version (slower)")
-    parser.add_argument("--validate-frames", type=int, default=8, help="frames for the FP16-vs-FP32 check after the build (0: skip)")
+    parser.add_argument("--validate-frames", type=non_negative_int, default=8, help="frames for the FP16-vs-FP32 check after the build (0: skip)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from edge_moe.commands.values import positive_int
+
 HELP = "export a model to a deployment bundle (ONNX graphs + manifest), with checks and parity"
 
 
@@ -12,19 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--weights", help="checkpoint (.pt) written by `edge-moe train`")
     source.add_argument("--model", help="zoo model name (initialised weights; see `edge-moe models`)")
     parser.add_argument("--out", required=True, help="bundle directory to write (replaced atomically if it is a bundle)")
-    parser.add_argument("--imgsz", type=int, default=None, help="square input size, a multiple of 32 (default: the model's)")
+    parser.add_argument("--imgsz", type=positive_int, default=None, help="square input size, a multiple of 32 (default: the model's)")
     parser.add_argument("--routing", default="sparse", help="sparse (only the K chosen experts run; default) or dense")
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17: TensorRT 8.5 / JetPack 5)")
-    parser.add_argument("--parity-images", type=int, default=4, help="images in the parity check (default 4)")
+    parser.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 17: TensorRT 8.5 / JetPack 5)")
+    parser.add_argument("--parity-images", type=positive_int, default=4, help="images in the parity check (default 4)")
     parser.add_argument("--json", action="store_true", help="print the check report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_moe.errors import UserError
     from edge_moe.exporters.export import export_with_report
 
-    if args.parity_images < 1:
-        raise UserError(f"--parity-images must be >= 1, got {args.parity_images}")
     report = export_with_report(
         args.weights or args.model, args.out, imgsz=args.imgsz, routing=args.routing, opset=args.opset,
         parity_count=args.parity_images, progress=not args.json,

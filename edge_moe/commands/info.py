@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+from edge_moe.commands.values import positive_int
 from typing import Any, Optional
 
 HELP = "parameters, FLOPs and MoE layers of a model (total vs active per frame)"
@@ -10,8 +12,8 @@ HELP = "parameters, FLOPs and MoE layers of a model (total vs active per frame)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a zoo name (see `edge-moe models`), a checkpoint (.pt) or a bundle directory")
-    parser.add_argument("--num-classes", type=int, default=None, help="override the number of classes")
-    parser.add_argument("--imgsz", type=int, default=None, help="input size for FLOPs (multiple of 32)")
+    parser.add_argument("--num-classes", type=positive_int, default=None, help="override the number of classes")
+    parser.add_argument("--imgsz", type=positive_int, default=None, help="input size for FLOPs (multiple of 32)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -57,8 +59,13 @@ def _build(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    if Path(args.model).is_dir():
-        return _bundle_run(args)  # torch-free: works on the runtime-only install
+    from edge_moe.errors import UserError
+
+    path = Path(args.model)
+    if path.is_dir():
+        return _bundle_run(args)  # torch-free: a runtime-only install reads bundles too
+    if not path.exists() and ("/" in args.model or path.suffix):
+        raise UserError(f"{args.model}: no such file or directory (expected a zoo name, a checkpoint .pt or a bundle directory)")
     from edge_moe.models.config import check_imgsz
 
     model = _build(args)

@@ -12,9 +12,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_moe.models.registry import describe_models
+    import importlib.util
 
-    rows = describe_models()
+    if importlib.util.find_spec("torch") is None:  # a runtime-only install: the catalogue shipped with the package
+        from edge_moe.zoo import ZOO as rows
+    else:
+        from edge_moe.models.registry import describe_models
+
+        rows = describe_models()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import math
+
+from edge_moe.commands.values import non_negative_int, positive_float, positive_int, probability, seconds_or_forever
 
 HELP = "run a bundle on a camera, video, images or a network stream (torch-free)"
 
@@ -16,22 +17,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: TensorRT engines built for this machine if present, else ONNX Runtime")
     parser.add_argument("--providers", default=None,
                         help="ONNX Runtime execution providers in order, comma-separated (default: TensorRT, CUDA, CPU as available)")
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
-    parser.add_argument("--conf", type=float, default=0.25, help="minimum class score (detectors)")
-    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (detectors)")
-    parser.add_argument("--top-k", type=int, default=None, help="run only K' <= K experts per MoE layer (less compute)")
-    parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
-    parser.add_argument("--log", default=None, metavar="F.jsonl", help="one JSON object per frame")
-    parser.add_argument("--save", default=None, metavar="F.mp4", help="annotated video (.mp4 or .avi)")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="ONNX Runtime intra-op threads (default 0: its default)")
+    parser.add_argument("--conf", type=probability, default=0.25, help="minimum class score (detectors; default %(default)s)")
+    parser.add_argument("--iou", type=probability, default=0.45, help="NMS IoU threshold (detectors; default %(default)s)")
+    parser.add_argument("--max-det", type=positive_int, default=300, help="most boxes kept per frame (detectors; default %(default)s)")
+    parser.add_argument("--classes", type=_classes, default=None, metavar="IDS|NAMES",
+                        help="keep only these classes: comma list of ids or names, e.g. 0,2 or person,car (default: all)")
+    parser.add_argument("--top-k", type=positive_int, default=None, help="run only K' <= K experts per MoE layer (less compute)")
+    parser.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
+    parser.add_argument("--log", default=None, metavar="F.jsonl", help="one JSON object per frame, written and flushed as the run goes (tail -f)")
+    parser.add_argument("--save", default=None, metavar="F.mp4|DIR/",
+                        help="annotated video (.mp4 or .avi); DIR/: annotated images for image sources, DIR/<name>.mp4 otherwise")
     parser.add_argument("--plot", default=None, metavar="F.png", help="expert activation over time (PNG)")
     parser.add_argument("--summary-json", default=None, metavar="F.json", help="the end-of-run summary as JSON")
+    parser.add_argument("--expert-strip", action=argparse.BooleanOptionalAction, default=True,
+                        help="draw the experts that ran over the bottom of the annotated frames (default on)")
     parser.add_argument("--show", action="store_true", help="show the annotated frames in a window (q / Esc stops)")
     parser.add_argument("--rtsp-transport", choices=("tcp", "udp"), default=None, help="RTSP transport (OpenCV's default: tcp)")
-    parser.add_argument("--retry-for", type=float, default=10.0,
-                        help="live sources: seconds to keep trying to (re)connect before giving up (-1: forever)")
-    parser.add_argument("--open-timeout", type=float, default=10.0, help="seconds to wait for a stream or file to open")
-    parser.add_argument("--read-timeout", type=float, default=5.0, help="seconds of silence after which a stream counts as dropped")
+    parser.add_argument("--retry-for", type=seconds_or_forever, default=10.0,
+                        help="live sources: seconds to keep trying to (re)connect before giving up (-1: forever; default %(default)s)")
+    parser.add_argument("--open-timeout", type=positive_float, default=10.0, help="seconds to wait for a stream or file to open (default %(default)s)")
+    parser.add_argument("--read-timeout", type=positive_float, default=5.0, help="seconds of silence after which a stream counts as dropped (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _classes(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a comma list of class ids or names, got {text!r}")
+    return names
+
+
+def class_ids(wanted: list[str], class_names: list[str], where: str) -> list[int]:
+    """``--classes`` entries (ids or names) -> class ids of the bundle; an unknown one is a one-line error."""
+    from edge_moe.errors import UserError
+
+    ids = []
+    for item in wanted:
+        if item.isdigit() and int(item) < len(class_names):
+            ids.append(int(item))
+        elif item in class_names:
+            ids.append(class_names.index(item))
+        else:
+            raise UserError(f"--classes {item}: {where} has classes 0..{len(class_names) - 1} {class_names[:10]}")
+    return ids
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,23 +68,25 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from edge_moe.errors import UserError
+    from edge_moe.runtime.bundle import load_bundle
     from edge_moe.runtime.detector import open_runner
     from edge_moe.runtime.meters import format_summary
     from edge_moe.runtime.report import run_stream
     from edge_moe.runtime.sources import RetryPolicy, SourceOptions
+    from edge_moe.runtime.sources.capture import quiet_opencv
 
     logging.basicConfig(level=logging.INFO, format="edge-moe run: %(message)s", stream=sys.stderr)
-    for name in ("open_timeout", "read_timeout"):
-        if not getattr(args, name) > 0:
-            raise UserError(f"--{name.replace('_', '-')} must be > 0 seconds, got {getattr(args, name)}")
-    retry_for = None if args.retry_for < 0 or math.isinf(args.retry_for) else args.retry_for
+    quiet_opencv()
+    retry_for = None if args.retry_for == -1 else args.retry_for
     options = SourceOptions(args.open_timeout, args.read_timeout, RetryPolicy(retry_for), args.rtsp_transport)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
-    detector = open_runner(args.model, backend=args.backend, top_k=args.top_k, providers=providers, threads=args.threads,
-                           conf=args.conf, iou=args.iou)  # a Detector or a Classifier, by the bundle's task
+    bundle = load_bundle(args.model)
+    classes = class_ids(args.classes, bundle.class_names, args.model) if args.classes else None
+    detector = open_runner(bundle, backend=args.backend, top_k=args.top_k, providers=providers, threads=args.threads,
+                           conf=args.conf, iou=args.iou, max_det=args.max_det, classes=classes)  # a Detector or a Classifier, by the bundle's task
     outputs = run_stream(detector, args.source, log_path=args.log, video_path=args.save, plot_path=args.plot,
                          summary_path=args.summary_json, show=args.show, max_frames=args.max_frames, options=options,
-                         progress=not args.quiet)
+                         progress=not args.quiet, strip=args.expert_strip)
     summary = outputs.summary
     print(f"{detector.bundle.model} on {args.source} ({summary['backend']}, routing {detector.bundle.routing})")
     print(format_summary(summary))
@@ -63,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind:<8} {path}")
     if summary.get("error"):
         print(f"edge-moe run: warning: {summary['error']}", file=sys.stderr)
-    if outputs.interrupted:
-        return 130
+    if outputs.interrupted:  # 130 after Ctrl-C, 143 after SIGTERM: the outputs are complete, the run was stopped
+        return 128 + int(outputs.stop_signal)
     if summary["frames"] == 0:
         raise UserError(f"{args.source}: no frames could be processed" + (f" ({summary['error']})" if summary.get("error") else ""))
     return 0

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from edge_moe.commands.values import non_negative_float, non_negative_int, positive_float, positive_int, probability
+
 HELP = "train a detector or classifier (weights/last.pt + best.pt, results.csv, plots, routing health)"
 
 
@@ -10,21 +12,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="esmoe-pico", help="zoo name (see `edge-moe models`)")
     parser.add_argument("--data", default="synthetic", help="synthetic[:n=1000,val=200,imgsz=256,classes=3,seed=0,dense=0.5] | data.yaml | COCO .json; "
                         "classifiers: an ImageFolder DIR (DIR/train/<class>/*.png, DIR/val/<class>/*.png) | xray-builtin")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--imgsz", type=int, default=256, help="training/validation size (multiple of 32)")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--epochs", type=positive_int, default=30, help="epochs in total; with --resume, more than the saved total extends the run (default %(default)s)")
+    parser.add_argument("--imgsz", type=positive_int, default=256, help="training/validation size, a multiple of 32 (default %(default)s)")
+    parser.add_argument("--batch", type=positive_int, default=16, help="images per batch (default %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    parser.add_argument("--out", default="runs/train", help="run folder (weights/, results.csv, *.png)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from weights/last.pt")
+    parser.add_argument("--out", default="runs/train",
+                        help="run folder (weights/, results.csv, *.png); when it holds a run, the next free runs/train2, "
+                             "runs/train3... is used instead (default %(default)s)")
+    parser.add_argument("--exist-ok", action="store_true", help="write into --out even when it holds a run (replacing its files)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from weights/last.pt with its saved options (--epochs above its total extends it)")
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
-    parser.add_argument("--lr0", type=float, default=None, help="initial learning rate (default 0.01 sgd, 0.002 adamw)")
-    parser.add_argument("--moe-coef", type=float, default=0.2, help="MoE balance-loss coefficient (YOLO-Master: 0.15-0.3)")
+    parser.add_argument("--lr0", type=positive_float, default=None, help="initial learning rate (default 0.01 sgd, 0.002 adamw)")
+    parser.add_argument("--moe-coef", type=non_negative_float, default=0.2, help="MoE balance-loss coefficient (YOLO-Master: 0.15-0.3; default %(default)s)")
     parser.add_argument("--no-dfl", action="store_true", help="regress box distances directly instead of with DFL")
-    parser.add_argument("--mosaic", type=float, default=0.5, help="probability of a 4-image mosaic per training image")
-    parser.add_argument("--close-mosaic", type=int, default=2, help="turn mosaic off for the last N epochs")
-    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default; 1 is fastest on a busy 2-core CPU)")
+    parser.add_argument("--mosaic", type=probability, default=0.5, help="probability of a 4-image mosaic per training image (default %(default)s)")
+    parser.add_argument("--close-mosaic", type=non_negative_int, default=2, help="turn mosaic off for the last N epochs (default %(default)s)")
+    parser.add_argument("--workers", type=non_negative_int, default=1, help="DataLoader worker processes (default %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: torch default; 1 is fastest on a busy 2-core CPU)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,5 +44,14 @@ def run(args: argparse.Namespace) -> int:
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
         augment=AugmentConfig(mosaic=args.mosaic),
     )
-    train(config, resume=args.resume)
+    train(config, resume=args.resume, exist_ok=args.exist_ok, given=given_fields(getattr(args, "argv", ())))
     return 0
+
+
+FIELD_OF_FLAG = {"--no-dfl": "use_dfl", "--mosaic": "augment.mosaic"}  # the rest: --moe-coef -> moe_coef
+
+
+def given_fields(argv: list[str]) -> list[str]:
+    """The TrainConfig fields set explicitly on the command line (what --resume checks against the saved run)."""
+    flags = [token.split("=", 1)[0] for token in argv if token.startswith("--")]
+    return [FIELD_OF_FLAG.get(flag, flag[2:].replace("-", "_")) for flag in flags if flag not in ("--resume", "--exist-ok")]

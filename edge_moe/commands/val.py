@@ -4,16 +4,19 @@ from __future__ import annotations
 import argparse
 import json
 
+from edge_moe.commands.values import non_negative_int, positive_int
+
 HELP = "evaluate a checkpoint: detectors mAP@0.5:0.95, mAP@0.5, AR@100; classifiers accuracy, macro-F1, confusion matrix; ms/image, expert usage"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) written by `edge-moe train`")
     parser.add_argument("--data", required=True, help="synthetic[:options] | data.yaml | COCO .json | ImageFolder DIR (classifiers) | xray-builtin")
-    parser.add_argument("--imgsz", type=int, default=None, help="default: the checkpoint's training size")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--imgsz", type=positive_int, default=None, help="default: the checkpoint's training size")
+    parser.add_argument("--batch", type=positive_int, default=16, help="images per batch (default %(default)s)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--routing", choices=("sparse", "dense"), default="sparse", help="execute only the K selected experts (sparse) or all, masked (dense)")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (default 0: torch's default; 1 is fastest on a busy 2-core CPU)")
     parser.add_argument("--json", action="store_true", help="print JSON (keys map50_95, map50, ar100, ...)")
 
 
@@ -24,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_moe.errors import UserError
     from edge_moe.models.config import check_imgsz
     from edge_moe.moe import moe_execution
+    from edge_moe.threads import torch_threads
     from edge_moe.trainers import evaluate, format_result
     from edge_moe.trainers.trainer import resolve_device
 
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             f"--data {args.data}: {len(data.names)} classes {data.names} but {args.weights} was trained on "
             f"{model.num_classes} classes {payload['class_names']}"
         )
-    with moe_execution(model.to(device), args.routing):
+    with torch_threads(args.threads), moe_execution(model.to(device), args.routing):
         result = evaluate(model, data.split("val"), imgsz, batch=args.batch, device=device, progress=not args.json)
     if args.json:
         print(json.dumps({"weights": str(args.weights), "model": payload["model"], "routing": args.routing, **result.to_dict()}, indent=2))

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 from edge_moe.data.coco import load_coco
 from edge_moe.data.samples import FileSource, SampleSource
 from edge_moe.data.synthetic import generate, parse_synthetic
-from edge_moe.data.yolo import class_names, load_yolo_split, read_data_yaml, split_entry
+from edge_moe.data.yolo import class_names, load_yolo_split, read_data_yaml, split_entries
 from edge_moe.errors import UserError
 
 BARE_JSON_VAL_FRACTION = 0.1
@@ -52,13 +52,9 @@ def _data_yaml(path: Path, splits: Sequence[str], check_images: bool, spec: str)
     regimes = _regimes(path, data)
     sources: dict[str, SampleSource] = {}
     for split in splits:
-        entry = split_entry(path, data, split)
-        if entry.suffix.lower() == ".json":
-            images_dir = data.get("images")
-            images_dir = (path.parent / str(images_dir)) if images_dir else None
-            source: FileSource = load_coco(entry, images_dir, names)
-        else:
-            source = load_yolo_split(path, data, split, names)
+        parts = [_entry_source(path, data, split, entry, names) for entry in split_entries(path, data, split)]
+        source = parts[0] if len(parts) == 1 else FileSource(
+            names, [p for part in parts for p in part.paths], [label for part in parts for label in part.labels], origin=f"{path} {split}")
         if regimes is not None:
             root = (path.parent / str(data.get("path") or ".")).resolve()
             keys = [_relative(p, root) for p in source.paths]
@@ -68,6 +64,14 @@ def _data_yaml(path: Path, splits: Sequence[str], check_images: bool, spec: str)
             source.check_images()
         sources[split] = source
     return DataSet(names, sources, spec)
+
+
+def _entry_source(path: Path, data: dict, split: str, entry: Path, names: list[str]) -> FileSource:
+    """One entry of a split: a COCO .json (images under the yaml's ``images:``, else beside the JSON) or YOLO files."""
+    if entry.suffix.lower() == ".json":
+        images_dir = data.get("images")
+        return load_coco(entry, (path.parent / str(images_dir)) if images_dir else None, names)
+    return load_yolo_split(path, entry, split, names)
 
 
 def _relative(image: Path, root: Path) -> str:

@@ -1,7 +1,7 @@
 """YOLO-format data sets described by a ``data.yaml`` (the Ultralytics layout).
 
     path: /data/shapes        # optional root, relative to the yaml's folder
-    train: images/train       # a folder of images, a .txt list of image paths, or a COCO .json
+    train: images/train       # a folder of images, a .txt list of image paths, a COCO .json, or a list of these
     val: images/val
     names: [circle, square]   # or {0: circle, 1: square}
 
@@ -60,16 +60,20 @@ def dataset_root(path: Path, data: dict[str, Any]) -> Path:
     return root
 
 
-def split_entry(path: Path, data: dict[str, Any], split: str) -> Path:
-    """Resolves the ``train``/``val`` entry of a data.yaml; it must exist."""
+def split_entries(path: Path, data: dict[str, Any], split: str) -> list[Path]:
+    """Resolves the ``train``/``val`` entry of a data.yaml: one path or a list of them (Ultralytics); each must exist."""
     value = data[split]
-    if not isinstance(value, str):
-        raise UserError(f"{path}: {split} must be a path (folder, .txt list or COCO .json), got {value!r}")
-    entry = Path(value)
-    entry = entry if entry.is_absolute() else dataset_root(path, data) / entry
-    if not entry.exists():
-        raise UserError(f"{path}: {split} path {entry} does not exist")
-    return entry
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise UserError(f"{path}: {split} must be a path or a list of paths (folders, .txt lists or COCO .json), got {value!r}")
+    entries = []
+    for text in values:
+        entry = Path(text)
+        entry = entry if entry.is_absolute() else dataset_root(path, data) / entry
+        if not entry.exists():
+            raise UserError(f"{path}: {split} path {entry} does not exist")
+        entries.append(entry)
+    return entries
 
 
 def list_images(entry: Path, yaml_path: Path, split: str) -> list[Path]:
@@ -100,7 +104,8 @@ def label_path(image: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def load_yolo_split(yaml_path: Path, data: dict[str, Any], split: str, names: list[str]) -> FileSource:
-    images = list_images(split_entry(yaml_path, data, split), yaml_path, split)
+def load_yolo_split(yaml_path: Path, entry: Path, split: str, names: list[str]) -> FileSource:
+    """One folder or .txt list of a split, with the labels beside its images."""
+    images = list_images(entry, yaml_path, split)
     labels = [parse_label_file(label_path(image), len(names)) for image in images]
     return FileSource(names, images, labels, origin=f"{yaml_path} {split}")

@@ -9,7 +9,7 @@ from importlib import import_module
 _EXPORTS = {
     "BoxAnnotator": "annotate", "ExpertStripAnnotator": "annotate", "FpsAnnotator": "annotate",
     "FrameAnnotator": "annotate", "LabelAnnotator": "annotate",
-    "ExpertTimeline": "plot", "JsonlSink": "jsonl", "VideoSink": "video", "WindowSink": "window",
+    "ExpertTimeline": "plot", "ImageFolderSink": "images", "JsonlSink": "jsonl", "VideoSink": "video", "WindowSink": "window",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -15,6 +15,7 @@ class Frame:
     image: np.ndarray  # (H, W, 3) BGR, or (H, W) gray; as the source decoded it
     index: int  # position in the source; gaps mean stale frames were dropped
     timestamp: float  # time.time() at capture
+    path: Optional[str] = None  # the image file it came from (image sources)
 
 
 class Source(ABC):

@@ -27,6 +27,14 @@ def video_backends() -> dict[str, bool]:
     return {"gstreamer": has("GStreamer"), "ffmpeg": has("FFMPEG"), "v4l2": has("v4l/v4l2")}
 
 
+def quiet_opencv() -> None:
+    """Silences OpenCV's and FFmpeg's own log lines (``moov atom not found``, ``can't open camera by index``) that a
+    command line prints before its one-line error; OPENCV_LOG_LEVEL / OPENCV_FFMPEG_LOGLEVEL set by the user win."""
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg is first used
+
+
 def require_gstreamer(what: str) -> None:
     if not video_backends()["gstreamer"]:
         raise UserError(

@@ -81,9 +81,8 @@ class ImageSource(Source):
                 continue
             if image.dtype != "uint8":  # 16-bit PNG/TIFF -> 8-bit
                 image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
-            frame = Frame(image, self.frames_read, time.time())
-            self.frames_read += 1
-            return frame
+            self.frames_read += 1  # the index stays the file's position: a skipped file leaves a gap
+            return Frame(image, self.position - 1, time.time(), str(path))
         return None
 
     def close(self) -> None:

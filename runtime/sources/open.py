@@ -104,6 +104,8 @@ def _file_source(text: str, options: SourceOptions) -> Source:
             pass
     except OSError as error:
         raise UserError(f"{text}: cannot read ({error.strerror})") from None
+    if path.stat().st_size == 0:
+        raise UserError(f"{text}: empty file (0 bytes)")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource([path], text)
     return VideoFileSource(path, options.open_timeout_s, options.read_timeout_s)

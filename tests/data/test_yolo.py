@@ -77,3 +77,27 @@ def test_invalid_yaml_and_unknown_spec(tmp_path):
         load_data(str(path))
     with pytest.raises(UserError, match="expected 'synthetic"):
         load_data(str(tmp_path / "nothing"))
+
+
+def test_splits_as_lists_of_folders(tmp_path):
+    """The Ultralytics convention: ``train: [images/train, images/extra]``."""
+    path = make_yolo_set(tmp_path)
+    extra = tmp_path / "images" / "extra"
+    (tmp_path / "labels" / "extra").mkdir()
+    extra.mkdir()
+    for image in (tmp_path / "images" / "train").iterdir():
+        (extra / image.name).write_bytes(image.read_bytes())
+        (tmp_path / "labels" / "extra" / f"{image.stem}.txt").write_text("1 0.5 0.5 0.5 0.5\n")
+    path.write_text(yaml.safe_dump({"train": ["images/train", "images/extra"], "val": ["images/val"], "names": ["a", "b"]}))
+    data = load_data(str(path))
+    train = data.split("train")
+    assert len(train) == 4 and len(data.split("val")) == 2
+    assert [int(labels.classes[0]) for labels in train.labels] == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("value", [[], ["images/train", 3], {"a": 1}])
+def test_bad_split_lists(tmp_path, value):
+    path = make_yolo_set(tmp_path)
+    path.write_text(yaml.safe_dump({"train": value, "val": "images/val", "names": ["a"]}))
+    with pytest.raises(UserError, match="train must be a path or a list of paths"):
+        load_data(str(path))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,28 @@ def test_checkpoint_export_records_its_hash(tmp_path):
     assert bundle.class_names == ["cat", "dog", "bird"]
     assert bundle.manifest["source"]["checkpoint_sha256"] == sha256_of(weights)
     assert np.isclose(bundle.manifest["input"]["scale"], 1 / 255)
+
+
+def test_later_exports_clean_what_killed_ones_left(tmp_path):
+    """Folders of a dead export go; a running export's folder (its process alive) and young unowned ones stay."""
+    import subprocess
+    import time
+
+    dead = subprocess.Popen(["sleep", "60"])
+    dead.kill()
+    dead.wait()
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        killed = tmp_path / f".b.{dead.pid}.k2j3h.tmp"
+        running = tmp_path / f".b.{alive.pid}.x8f2a.tmp"
+        unowned_old, unowned_new = tmp_path / ".b.abcdefgh.tmp", tmp_path / ".b.ijklmnop.tmp"
+        for folder in (killed, running, unowned_old, unowned_new):
+            folder.mkdir()
+            (folder / "model.onnx").write_bytes(b"half")
+        day_ago = time.time() - 25 * 3600
+        os.utime(unowned_old, (day_ago, day_ago))
+        export_with_report("yolo-pico", tmp_path / "b", imgsz=64, parity_count=1)
+        assert leftovers(tmp_path) == sorted([running.name, unowned_new.name])
+    finally:
+        alive.kill()
+        alive.wait()

@@ -4,7 +4,7 @@ import pytest
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.report import write_json
-from edge_moe.runtime.sinks import JsonlSink
+from edge_moe.runtime.sinks import JsonlSink, VideoSink
 from edge_moe.runtime.sinks.atomic import atomic_write, commit, discard, temp_path_for
 
 
@@ -65,12 +65,25 @@ def test_write_json_to_an_unwritable_path_is_one_line(tmp_path, where):
     assert not [p for p in tmp_path.rglob("*partial*")]  # no temporary file left behind
 
 
-def test_sinks_writing_the_same_output_do_not_share_a_temp_file(tmp_path):
-    first, second = JsonlSink(tmp_path / "f.jsonl"), JsonlSink(tmp_path / "f.jsonl")
+def test_videos_writing_the_same_output_do_not_share_a_temp_file(tmp_path):
+    import numpy as np
+
+    first, second = VideoSink(tmp_path / "a.avi", 10), VideoSink(tmp_path / "a.avi", 10)
     assert first.temp != second.temp
-    first.file.write("1\n")
-    second.file.write("2\n")
+    first.write(np.zeros((32, 32, 3), np.uint8))
+    second.write(np.zeros((48, 48, 3), np.uint8))
     first.close()
     second.close()
-    assert (tmp_path / "f.jsonl").read_text() == "2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.avi"]
+
+
+def test_the_jsonl_is_live_at_its_final_path(tmp_path, detector):
+    """Each frame is flushed as it is written, so `tail -f` follows a run and a killed run keeps its frames."""
+    import numpy as np
+
+    sink = JsonlSink(tmp_path / "f.jsonl")
+    for _ in range(3):
+        sink.write(detector(np.zeros((64, 64, 3), np.uint8)))
+        assert len((tmp_path / "f.jsonl").read_text().splitlines()) == sink.count  # before close
+    sink.close()
     assert [p.name for p in tmp_path.iterdir()] == ["f.jsonl"]

@@ -110,7 +110,7 @@ def test_negative_threads_is_a_one_line_error(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", DATA, "--imgsz", "64", "--out", str(out), "--threads", "-1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--threads must be >= 0" in err and "-1" in err and len(err.splitlines()) == 1
+    assert "--threads: must be an integer >= 0" in err and "-1" in err and len(err.splitlines()) == 1
     assert not out.exists()
 
 

@@ -1,0 +1,42 @@
+"""The tensor names a bundle's graphs and plan share, defined once (the exporter writes them, the runtime reads them).
+
+``{layer}.x`` is an MoE layer's input, ``{layer}.ids`` (1, K) int64 and ``{layer}.weights`` (1, K)
+float32 its routing, ``{layer}.y{k}`` the output of the expert in slot k, ``{layer}.mixed`` their
+weighted sum (the If form), ``{layer}.slot_mask`` (1, K) the run-time K' <= K as a mask.
+"""
+from __future__ import annotations
+
+IMAGES = "images"
+
+
+def moe_input(layer: str) -> str:
+    return f"{layer}.x"
+
+
+def ids(layer: str) -> str:
+    return f"{layer}.ids"
+
+
+def weights(layer: str) -> str:
+    return f"{layer}.weights"
+
+
+def slot(layer: str, k: int) -> str:
+    return f"{layer}.y{k}"
+
+
+def mixed(layer: str) -> str:
+    return f"{layer}.mixed"
+
+
+def slot_mask(layer: str) -> str:
+    return f"{layer}.slot_mask"
+
+
+def expert_graph(layer: str, expert: int) -> str:
+    return f"{layer}.expert{expert}"
+
+
+def routing(layer: str) -> tuple[str, str]:
+    """(ids, weights) of one layer."""
+    return ids(layer), weights(layer)
