@@ -89,11 +89,11 @@ def _torch_frame(model: torch.nn.Module, routing: str) -> FrameFn:
 
 
 def _plan_frame(bundle_path: Path, threads: int) -> FrameFn:
-    from edge_moe.runtime.backends.select import session_opener
+    from edge_moe.runtime.backends.select import open_backend
     from edge_moe.runtime.plan import PlanExecutor
 
     bundle = load_bundle(bundle_path)
-    executor = PlanExecutor(bundle, session_opener(bundle, "onnxruntime", threads=threads))
+    executor = PlanExecutor(bundle, open_backend(bundle, "onnxruntime", threads=threads))
     dense = bundle.routing == "dense"
 
     def frame(image: np.ndarray) -> Optional[dict[str, list[int]]]:

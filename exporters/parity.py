@@ -33,10 +33,10 @@ def torch_reference(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndar
 
 
 def run_bundle(bundle: Bundle, images: np.ndarray, precision: str = "fp32") -> list[PlanResult]:
-    from edge_moe.runtime.backends.select import session_opener
+    from edge_moe.runtime.backends.select import open_backend
 
-    executor = PlanExecutor(bundle, session_opener(bundle, "onnxruntime", precision=precision))
-    return [executor(images[i : i + 1]) for i in range(len(images))]
+    with PlanExecutor(bundle, open_backend(bundle, "onnxruntime", precision=precision)) as executor:
+        return [executor(images[i : i + 1]) for i in range(len(images))]
 
 
 def compare(reference: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]], results: list[PlanResult], imgsz: int) -> dict[str, Any]:

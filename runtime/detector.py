@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.backends.select import choose_backend, session_opener
+from edge_moe.runtime.backends.select import choose_backend, open_backend
 from edge_moe.runtime.bundle import Bundle, load_bundle
 from edge_moe.runtime.meters import RunStats
 from edge_moe.runtime.plan import PlanExecutor
@@ -48,16 +48,21 @@ class Detector:
 
     def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
                  top_k: Optional[int] = None, max_det: int = 300, providers: Optional[Sequence[str]] = None,
-                 threads: int = 0):
+                 threads: int = 0, cuda_graphs: bool = False):
         self.bundle = model if isinstance(model, Bundle) else load_bundle(model)
         try:
             self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
         except ValueError as error:
             raise UserError(str(error)) from None
         self.backend = choose_backend(self.bundle, backend)
-        self.executor = PlanExecutor(self.bundle, open_session=session_opener(self.bundle, self.backend, providers, threads))
-        if top_k is not None:
-            self.executor.top_k_per_layer(top_k)  # validates K' against the exported K, with the executor's message
+        self._backend = open_backend(self.bundle, self.backend, providers, threads, cuda_graphs=cuda_graphs)
+        try:
+            self.executor = PlanExecutor(self.bundle, self._backend)
+            if top_k is not None:
+                self.executor.top_k_per_layer(top_k)  # validates K' against the exported K, with the executor's message
+        except BaseException:
+            self._backend.close()
+            raise
         self.top_k = top_k
         self.spec = input_spec(self.bundle)
         self.class_names = self.bundle.class_names
@@ -66,9 +71,21 @@ class Detector:
         self._lock = threading.Lock()
         self.warmup()
 
+    def close(self) -> None:
+        """Stops running streams and frees the backend's memory now (device buffers, sessions, stream)."""
+        self.stop()
+        self.executor.close()
+        self._backend.close()
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def warmup(self, runs: int = 2) -> None:
         """First runs allocate and tune kernels; keep them out of the measured frames."""
-        x = np.zeros((1, 3, self.spec.height, self.spec.width), np.float32)
+        x = np.zeros(self.executor.input.shape, self.executor.input.dtype)
         for _ in range(runs):
             self.executor(x, self.top_k)
 
@@ -95,7 +112,8 @@ class Detector:
         experts = [ExpertActivation(r.layer, r.ids, r.weights) for r in out.routing]
         t2 = time.perf_counter()
         latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
-        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image)
+        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image,
+                           host_bytes=out.host_bytes)
 
     def __call__(self, image: np.ndarray) -> FrameResult:
         """Detections and expert activation for one image (H, W[, C]) uint8, BGR or gray."""

@@ -107,6 +107,7 @@ class FrameResult:
     latency: Latency
     image: np.ndarray = field(repr=False, default=None)  # (H, W, 3) BGR original frame
     fps: float = 0.0  # end-to-end FPS over the meter window when this frame finished
+    host_bytes: int = 0  # bytes the executor moved between host memory and the backend for this frame
 
     def to_record(self) -> dict[str, Any]:
         """The JSONL object: frame, timestamp, latency_ms, fps, detections, experts."""
