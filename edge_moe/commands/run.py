@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--providers", default=None,
                         help="ONNX Runtime execution providers in order, comma-separated (default: TensorRT, CUDA, CPU as available)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
+    parser.add_argument("--cuda-graphs", choices=("on", "off"), default="off",
+                        help="capture each graph call into a CUDA graph once and replay it (TensorRT, ONNX Runtime CUDA)")
     parser.add_argument("--conf", type=float, default=0.25, help="minimum class score")
     parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
     parser.add_argument("--top-k", type=int, default=None, help="run only K' <= K experts per MoE layer (less compute)")
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     options = SourceOptions(args.open_timeout, args.read_timeout, RetryPolicy(retry_for), args.rtsp_transport)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
     detector = Detector(args.model, backend=args.backend, conf=args.conf, iou=args.iou, top_k=args.top_k,
-                        providers=providers, threads=args.threads)
+                        providers=providers, threads=args.threads, cuda_graphs=args.cuda_graphs == "on")
     outputs = run_stream(detector, args.source, log_path=args.log, video_path=args.save, plot_path=args.plot,
                          summary_path=args.summary_json, show=args.show, max_frames=args.max_frames, options=options,
                          progress=not args.quiet)
