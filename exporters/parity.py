@@ -6,6 +6,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from edge_moe.exporters.uint8_input import as_uint8_frames
 from edge_moe.runtime.bundle import Bundle
 from edge_moe.runtime.plan import PlanExecutor, PlanResult
 
@@ -36,6 +37,8 @@ def run_bundle(bundle: Bundle, images: np.ndarray, precision: str = "fp32") -> l
     from edge_moe.runtime.backends.select import open_backend
 
     with PlanExecutor(bundle, open_backend(bundle, "onnxruntime", precision=precision)) as executor:
+        if executor.input.dtype == np.uint8:  # the bundle normalises in-graph: give it the frames
+            images = as_uint8_frames(images)
         return [executor(images[i : i + 1]) for i in range(len(images))]
 
 

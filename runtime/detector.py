@@ -38,7 +38,8 @@ def input_spec(bundle: Bundle) -> InputSpec:
     pad = letterbox.get("pad_value", letterbox.get("pad", 114)) if isinstance(letterbox, dict) else 114
     try:
         return spec_from_values(*bundle.input_size, color=entry.get("color", "RGB"), scale=entry.get("scale", 1 / 255),
-                                mean=entry.get("mean", (0, 0, 0)), std=entry.get("std", (1, 1, 1)), pad_value=pad)
+                                mean=entry.get("mean", (0, 0, 0)), std=entry.get("std", (1, 1, 1)), pad_value=pad,
+                                in_graph=bool(entry.get("normalised_in_graph", False)))
     except (TypeError, ValueError) as error:
         raise UserError(f"{bundle.root}/manifest.json: invalid input normalisation ({error})") from None
 
