@@ -24,12 +24,19 @@ from edge_moe.models.complexity import Complexity, measure
 from edge_moe.moe import moe_execution
 from edge_moe.runtime.bundle import load_bundle
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
 ROUTINGS = ("sparse", "dense")
+DEVICES = ("cpu", "cuda")
 BLOCK = 5  # frames per configuration per turn
 
-# A frame function returns {layer: ids} of the experts it ran (None: all of them, dense).
-FrameFn = Callable[[np.ndarray], Optional[dict[str, list[int]]]]
+
+@dataclass
+class FrameRun:
+    chosen: Optional[dict[str, list[int]]]  # {layer: ids} of the experts that ran (None: all of them, dense)
+    host_bytes: Optional[int] = None  # bytes moved between host memory and the backend (None: not measured)
+
+
+FrameFn = Callable[[np.ndarray], FrameRun]
 
 
 @dataclass
@@ -43,6 +50,7 @@ class BenchRow:
     active_params_m: float  # parameters touched per frame (mean), millions
     executed_gflops: float  # per frame (mean)
     frames: int
+    host_bytes_per_frame: Optional[int] = None  # host <-> backend traffic per frame (plan executor; torch on CUDA)
 
 
 @dataclass
@@ -58,46 +66,90 @@ class BenchReport:
 
     def table(self) -> str:
         lines = [
-            "| backend | routing | mean ms | p50 ms | p95 ms | FPS | active params (M) | executed GFLOPs | vs dense (p50) |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| backend | routing | mean ms | p50 ms | p95 ms | FPS | active params (M) | executed GFLOPs | host bytes/frame | vs dense (p50) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         dense = {r.backend: r.latency_ms_p50 for r in self.results if r.routing == "dense"}
         for r in self.results:
             ratio = f"{r.latency_ms_p50 / dense[r.backend]:.2f}x" if r.backend in dense else "-"
+            moved = f"{r.host_bytes_per_frame:,}" if r.host_bytes_per_frame is not None else "-"
             lines.append(
                 f"| {r.backend} | {r.routing} | {r.latency_ms_mean:.1f} | {r.latency_ms_p50:.1f} | {r.latency_ms_p95:.1f} | "
-                f"{r.fps:.1f} | {r.active_params_m:.3f} | {r.executed_gflops:.3f} | {ratio} |"
+                f"{r.fps:.1f} | {r.active_params_m:.3f} | {r.executed_gflops:.3f} | {moved} | {ratio} |"
             )
         return "\n".join(lines)
 
 
-def machine(threads: int) -> str:
+def machine(threads: int, device: str = "cpu") -> str:
     import os
 
     ort = threads or "default"
-    return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}, ORT threads {ort}"
+    cpu = f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}, ORT threads {ort}"
+    return f"{torch.cuda.get_device_name(0)} (torch CUDA {torch.version.cuda}), {cpu}" if device == "cuda" else cpu
 
 
-def _torch_frame(model: torch.nn.Module, routing: str) -> FrameFn:
-    def frame(image: np.ndarray) -> Optional[dict[str, list[int]]]:
+def _torch_frame(model: torch.nn.Module, routing: str, device: str) -> FrameFn:
+    """Eager PyTorch: FP32 on the CPU, FP16 on CUDA (with the frame upload and the readback counted)."""
+    on_gpu = device == "cuda"
+    model = model.to(device).half() if on_gpu else model
+    program = model.program()
+    outputs = program.deploy_outputs or program.outputs
+
+    def frame(image: np.ndarray) -> FrameRun:
         with torch.no_grad(), moe_execution(model, routing):
-            _, routings = model.program().run(torch.from_numpy(image), deploy=True)  # forward + decoding / softmax
-        return None if routing == "dense" else {r.layer: r.ids[0].tolist() for r in routings}
+            x = torch.from_numpy(image).to(device)
+            env, routings = program.run(x.half() if on_gpu else x, deploy=True)  # forward + decoding / softmax
+            chosen = None if routing == "dense" else {r.layer: r.ids[0].tolist() for r in routings}
+            if not on_gpu:
+                return FrameRun(chosen)
+            moved = image.nbytes + sum(env[name].cpu().numpy().nbytes for name in outputs)
+            return FrameRun(chosen, moved + sum(r.ids.nbytes for r in routings if routing == "sparse"))
 
     return frame
 
 
-def _plan_frame(bundle_path: Path, threads: int) -> FrameFn:
-    from edge_moe.runtime.backends.select import session_opener
+def _torch_cuda_graph_frame(model: torch.nn.Module, imgsz: int) -> FrameFn:
+    """Dense FP16 PyTorch captured once into a CUDA graph and replayed. Sparse routing cannot be captured whole:
+    the host reads each MoE layer's expert ids to pick the experts (the plan executor captures per graph instead)."""
+    model = model.to("cuda").half()
+    program = model.program()
+    static = torch.zeros((1, 3, imgsz, imgsz), device="cuda", dtype=torch.half)
+
+    def forward() -> list[torch.Tensor]:
+        with torch.no_grad(), moe_execution(model, "dense"):
+            env, _ = program.run(static, deploy=True)
+        return [env[name] for name in program.deploy_outputs or program.outputs]
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up outside the capture (cuDNN picks its algorithms here)
+        for _ in range(3):
+            forward()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        outputs = forward()
+
+    def frame(image: np.ndarray) -> FrameRun:
+        static.copy_(torch.from_numpy(image))
+        graph.replay()
+        return FrameRun(None, image.nbytes + sum(out.cpu().numpy().nbytes for out in outputs))
+
+    return frame
+
+
+def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool = False) -> FrameFn:
+    from edge_moe.runtime.backends.select import open_backend
     from edge_moe.runtime.plan import PlanExecutor
 
     bundle = load_bundle(bundle_path)
-    executor = PlanExecutor(bundle, session_opener(bundle, "onnxruntime", threads=threads))
+    executor = PlanExecutor(bundle, open_backend(bundle, backend, threads=threads if backend == "onnxruntime" else 0,
+                                                 cuda_graphs=cuda_graphs))
     dense = bundle.routing == "dense"
 
-    def frame(image: np.ndarray) -> Optional[dict[str, list[int]]]:
+    def frame(image: np.ndarray) -> FrameRun:
         result = executor(image)
-        return None if dense else {r.layer: r.ids.tolist() for r in result.routing}
+        return FrameRun(None if dense else {r.layer: r.ids.tolist() for r in result.routing}, result.host_bytes)
 
     return frame
 
@@ -133,7 +185,7 @@ def _frame_cost(cost: Complexity, chosen: Optional[dict[str, list[int]]]) -> tup
 
 def benchmark(
     source: str,
-    backends: tuple[str, ...] = BACKENDS,
+    backends: tuple[str, ...] = ("torch", "onnxruntime"),
     routings: tuple[str, ...] = ROUTINGS,
     imgsz: Optional[int] = None,
     iters: int = 50,
@@ -141,14 +193,22 @@ def benchmark(
     workdir: Optional[Path] = None,
     progress: bool = True,
     threads: int = 0,
+    device: str = "cpu",
+    cuda_graphs: bool = False,
 ) -> BenchReport:
     """Times every backend x routing on ``source`` (zoo name, checkpoint or bundle directory).
 
-    ``threads``: torch threads and ONNX Runtime intra-op threads (0: each library's default).
+    ``threads``: torch threads and ONNX Runtime intra-op threads (0: each library's default). ``device="cuda"``
+    runs the torch rows on the GPU in FP16; ``cuda_graphs`` adds a dense torch row replayed from a CUDA graph and
+    captures the plan executor's graphs (TensorRT, ONNX Runtime CUDA).
     """
     unknown = [b for b in backends if b not in BACKENDS] + [r for r in routings if r not in ROUTINGS]
     if unknown:
         raise UserError(f"unknown backend/routing {unknown}; backends: {list(BACKENDS)}, routings: {list(ROUTINGS)}")
+    if device not in DEVICES:
+        raise UserError(f"device must be one of {list(DEVICES)}, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: torch sees no CUDA GPU here (torch.cuda.is_available() is False)")
     if iters < 1:
         raise UserError(f"iters must be >= 1, got {iters}")
     if threads < 0:
@@ -156,12 +216,12 @@ def benchmark(
     from edge_moe.threads import torch_threads
 
     with torch_threads(threads):
-        return _measure(source, backends, routings, imgsz, iters, warmup, workdir, progress, threads)
+        return _measure(source, backends, routings, imgsz, iters, warmup, workdir, progress, threads, device, cuda_graphs)
 
 
 def _measure(
     source: str, backends: tuple[str, ...], routings: tuple[str, ...], imgsz: Optional[int], iters: int, warmup: int,
-    workdir: Optional[Path], progress: bool, threads: int,
+    workdir: Optional[Path], progress: bool, threads: int, device: str, cuda_graphs: bool,
 ) -> BenchReport:
     from tqdm import tqdm
 
@@ -173,30 +233,39 @@ def _measure(
         if source_path.is_dir():
             bundle = load_bundle(source_path)
             if "torch" in backends or any(r != bundle.routing for r in routings):
-                raise UserError(f"{source}: a bundle benchmarks only on onnxruntime with its own routing ({bundle.routing}); pass a model or checkpoint to compare")
+                raise UserError(f"{source}: a bundle benchmarks only on onnxruntime or tensorrt with its own routing "
+                                f"({bundle.routing}); pass a model or checkpoint to compare")
             model = _bundle_model(bundle)
             imgsz = bundle.input_size[0]
-            frames[("onnxruntime", bundle.routing)] = _plan_frame(source_path, threads)
+            cost = measure(model, imgsz)
+            for backend in backends:
+                frames[(backend, bundle.routing)] = _plan_frame(source_path, backend, threads, cuda_graphs)
             name = bundle.model
         else:
+            if "tensorrt" in backends:
+                raise UserError("the tensorrt backend benchmarks a bundle with engines: export it, run `edge-moe build-engine`, "
+                                "then `edge-moe bench BUNDLE --backend tensorrt`")
             model, _, _ = resolve_source(source)
             imgsz = imgsz or model.config.imgsz
             validate_options(model, imgsz, "sparse", DEFAULT_OPSET)
             name = model.config.name
+            cost = measure(model, imgsz)  # before the torch rows move the model to the GPU
             if "onnxruntime" in backends:
                 sparse, dense = Path(scratch) / "sparse", Path(scratch) / "dense"
                 export_with_report(model, sparse, imgsz=imgsz, routing="sparse", parity_count=1, other_out=dense)
                 for routing, path in (("sparse", sparse), ("dense", dense if dense.exists() else sparse)):
                     if routing in routings:
-                        frames[("onnxruntime", routing)] = _plan_frame(path, threads)
+                        frames[("onnxruntime", routing)] = _plan_frame(path, "onnxruntime", threads, cuda_graphs)
             if "torch" in backends:
                 for routing in routings:
-                    frames[("torch", routing)] = _torch_frame(model, routing)
-        cost = measure(model, imgsz)
-        order = [(b, r) for b in backends for r in routings if (b, r) in frames]
+                    frames[("torch", routing)] = _torch_frame(model, routing, device)
+                if device == "cuda" and cuda_graphs and "dense" in routings:
+                    frames[("torch+cudagraph", "dense")] = _torch_cuda_graph_frame(model, imgsz)
+        order = list(frames)
         images = parity_images(8, imgsz)
         times: dict[tuple[str, str], list[float]] = {key: [] for key in order}
         spent: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in order}
+        moved: dict[tuple[str, str], list[Optional[int]]] = {key: [] for key in order}
         total = warmup + iters
         done = {key: 0 for key in order}
         with tqdm(total=total * len(order), desc=f"bench {name}", disable=not progress, leave=False) as bar:
@@ -206,14 +275,15 @@ def _measure(
                         i = done[key]
                         image = images[i % len(images)][None]  # (1, 3, H, W)
                         start = time.perf_counter()
-                        chosen = frames[key](image)
+                        run = frames[key](image)
                         elapsed = time.perf_counter() - start
                         if i >= warmup:
                             times[key].append(elapsed * 1000)
-                            spent[key].append(_frame_cost(cost, chosen))
+                            spent[key].append(_frame_cost(cost, run.chosen))
+                            moved[key].append(run.host_bytes)
                         done[key] += 1
                         bar.update()
-    report = BenchReport(name, imgsz, iters, machine(threads))
+    report = BenchReport(name, imgsz, iters, machine(threads, device))
     for key in order:
         ms = np.array(times[key])
         params, flops = np.array(spent[key]).mean(axis=0)
@@ -226,5 +296,6 @@ def _measure(
             active_params_m=round(params / 1e6, 4),
             executed_gflops=round(flops / 1e9, 4),
             frames=len(ms),
+            host_bytes_per_frame=None if None in moved[key] else round(float(np.mean(moved[key]))),
         ))
     return report

@@ -26,6 +26,7 @@ from edge_moe.exporters.graphs import ROUTINGS, Lowered, lower
 from edge_moe.exporters.lowering import routed_layers
 from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
 from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
+from edge_moe.exporters.uint8_input import as_uint8_frames, from_uint8_frames, with_uint8_input
 from edge_moe.models.config import check_imgsz
 from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text, sha256_of
 from edge_moe.threads import torch_threads
@@ -98,9 +99,11 @@ def export_bundle(
     parity_count: int = 4,
     progress: bool = False,
     class_names: Optional[list[str]] = None,
+    uint8_input: bool = False,
 ) -> Path:
     """Exports a checked bundle to ``out`` and returns its path (see :func:`export_with_report`)."""
-    return export_with_report(model_or_weights, out, imgsz, routing, opset, parity_count, progress, class_names=class_names).bundle
+    return export_with_report(model_or_weights, out, imgsz, routing, opset, parity_count, progress, class_names=class_names,
+                              uint8_input=uint8_input).bundle
 
 
 def export_with_report(
@@ -113,11 +116,13 @@ def export_with_report(
     progress: bool = False,
     other_out: Optional[str | Path] = None,
     class_names: Optional[list[str]] = None,
+    uint8_input: bool = False,
 ) -> ExportReport:
     """Exports ``model_or_weights`` (model, checkpoint or zoo name) as a ``routing`` bundle at ``out``.
 
     ``other_out``: also keep the bundle of the other lowering (built for the parity check) there.
     ``class_names`` overrides the names from the checkpoint (``class0..`` for zoo models).
+    ``uint8_input``: the first graph takes the letterboxed BGR frame as uint8 and normalises it in-graph.
     """
     start = time.perf_counter()
     model, names, source = resolve_source(model_or_weights)
@@ -134,15 +139,18 @@ def export_with_report(
         # on a busy 2-core machine made each pass 15-70x slower.
         with tempfile.TemporaryDirectory(prefix="edge-moe-export-") as scratch, torch_threads(1):
             lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz), progress=progress)
-            reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset)
+            reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset, uint8_input=uint8_input)
             bundle, other = load_bundle(tmp), None
             if routed_layers(model):  # the other lowering, for the sparse-vs-dense check
                 other_routing = "dense" if routing == "sparse" else "sparse"
                 other_root = Path(scratch) / "other"
                 other_lowered = lower(model, other_routing, imgsz, opset, _metadata(model, other_routing, imgsz), progress=progress)
-                write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset)
+                write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset, uint8_input=uint8_input)
                 other = load_bundle(other_root)
-            parity = check_parity(model, bundle, other, parity_images(parity_count, imgsz))
+            images = parity_images(parity_count, imgsz)
+            if uint8_input:  # images a uint8 frame can carry exactly, so the float reference sees the same pixels
+                images = from_uint8_frames(as_uint8_frames(images))
+            parity = check_parity(model, bundle, other, images)
             failures = parity_failures(parity)
             if failures:
                 raise ExportCheckError(f"parity check failed for {model.config.name}: {'; '.join(failures)}")
@@ -169,11 +177,21 @@ def _metadata(model: torch.nn.Module, routing: str, imgsz: int) -> dict[str, str
 
 def write_bundle(
     lowered: Lowered, root: Path, model: torch.nn.Module, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int,
-    fp16: bool = True,
+    fp16: bool = True, uint8_input: bool = False,
 ) -> list[GraphReport]:
     """Checks and writes every graph (FP32 and, with ``fp16``, FP16) and the manifest into ``root``."""
     import onnxruntime
 
+    network_input = {"name": "images", "shape": [1, 3, imgsz, imgsz], "dtype": "float32", "layout": "NCHW", "color": "RGB"}
+    normalise = {"scale": 1 / 255, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+    if uint8_input:
+        network_input = {"name": "images", "shape": [1, imgsz, imgsz, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
+                         "normalised_in_graph": True}
+        for graph in lowered.graphs:
+            if any(spec["name"] == "images" for spec in graph.inputs):
+                graph.model = with_uint8_input(graph.model, "images", rgb=True, **normalise)
+                graph.inputs = [{k: network_input[k] for k in ("name", "shape", "dtype")} if spec["name"] == "images" else spec
+                                for spec in graph.inputs]
     reports, graphs = [], {}
     for graph in lowered.graphs:
         reports.append(check_graph(graph.model, graph.name, allow_if=lowered.lowering == "if"))
@@ -192,17 +210,7 @@ def write_bundle(
         "task": model.config.task,
         "model": model.config.name,
         "class_names": list(class_names),
-        "input": {
-            "name": "images",
-            "shape": [1, 3, imgsz, imgsz],
-            "dtype": "float32",
-            "layout": "NCHW",
-            "color": "RGB",
-            "scale": 1 / 255,
-            "mean": [0.0, 0.0, 0.0],
-            "std": [1.0, 1.0, 1.0],
-            "letterbox": {"pad_value": 114},
-        },
+        "input": {**network_input, **normalise, "letterbox": {"pad_value": 114}},
         "strides": list(model.config.strides),
         "decoding": decoding(model.config.task, outputs),
         "moe_layers": [{"name": l.name, "experts": l.num_experts, "top_k": l.top_k} for l in layers],

@@ -6,6 +6,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from edge_moe.exporters.uint8_input import as_uint8_frames
 from edge_moe.runtime.bundle import Bundle
 from edge_moe.runtime.plan import PlanExecutor, PlanResult
 
@@ -38,10 +39,12 @@ def torch_reference(model: torch.nn.Module, images: np.ndarray) -> Reference:
 
 
 def run_bundle(bundle: Bundle, images: np.ndarray, precision: str = "fp32") -> list[PlanResult]:
-    from edge_moe.runtime.backends.select import session_opener
+    from edge_moe.runtime.backends.select import open_backend
 
-    executor = PlanExecutor(bundle, session_opener(bundle, "onnxruntime", precision=precision))
-    return [executor(images[i : i + 1]) for i in range(len(images))]
+    with open_backend(bundle, "onnxruntime", precision=precision) as backend, PlanExecutor(bundle, backend) as executor:
+        if executor.input.dtype == np.uint8:  # the bundle normalises in-graph: give it the frames
+            images = as_uint8_frames(images)
+        return [executor(images[i : i + 1]) for i in range(len(images))]
 
 
 def compare(reference: Reference, results: list[PlanResult], imgsz: int) -> dict[str, Any]:

@@ -195,13 +195,14 @@ def _write_engines(root: Path, engines: dict[str, Any], jobs: list[EngineJob]) -
 def validate(root: Path, frames: int) -> dict[str, Any]:
     """Engines vs ONNX Runtime FP32 on sample frames: box/score error and routing agreement."""
     from edge_moe.exporters.parity import as_reference, compare, parity_images
-    from edge_moe.runtime.backends.select import session_opener
+    from edge_moe.runtime.backends.select import open_backend
     from edge_moe.runtime.plan import PlanExecutor
 
     bundle = load_bundle(root)
     height, _ = bundle.input_size
     images = parity_images(frames, height)
-    reference = PlanExecutor(bundle, session_opener(bundle, "onnxruntime"))
-    engines = PlanExecutor(bundle, session_opener(bundle, "tensorrt"))
-    expected = as_reference([reference(images[i : i + 1]) for i in range(frames)])
-    return compare(expected, [engines(images[i : i + 1]) for i in range(frames)], height)
+    results = {}
+    for backend in ("onnxruntime", "tensorrt"):
+        with open_backend(bundle, backend) as engine, PlanExecutor(bundle, engine) as executor:
+            results[backend] = [executor(images[i : i + 1]) for i in range(frames)]
+    return compare(as_reference(results["onnxruntime"]), results["tensorrt"], height)

@@ -67,8 +67,10 @@ class Bundle:
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """(H, W) of the letterboxed network input."""
-        _, _, height, width = self.manifest["input"]["shape"]
+        """(H, W) of the letterboxed network input (NCHW float32, or NHWC uint8 normalised in-graph)."""
+        entry = self.manifest["input"]
+        shape = entry["shape"]
+        height, width = (shape[1], shape[2]) if entry.get("layout") == "NHWC" else (shape[2], shape[3])
         return int(height), int(width)
 
     @property
@@ -156,8 +158,10 @@ def validate_manifest(root: Path, manifest: Any) -> None:
     if missing:
         raise UserError(f"{where}: missing field(s) {missing}")
     shape = manifest["input"].get("shape") if isinstance(manifest["input"], dict) else None
-    if not (isinstance(shape, list) and len(shape) == 4 and all(isinstance(v, int) and v > 0 for v in shape) and shape[:2] == [1, 3]):
-        raise UserError(f"{where}: input.shape must be [1, 3, H, W] with positive ints, got {shape!r}")
+    nhwc = isinstance(manifest["input"], dict) and manifest["input"].get("layout") == "NHWC"
+    channels_ok = isinstance(shape, list) and (shape[3:] == [3] if nhwc else shape[:2] == [1, 3]) and shape[:1] == [1]
+    if not (channels_ok and len(shape) == 4 and all(isinstance(v, int) and v > 0 for v in shape)):
+        raise UserError(f"{where}: input.shape must be {'[1, H, W, 3]' if nhwc else '[1, 3, H, W]'} with positive ints, got {shape!r}")
     if manifest["routing"] not in ROUTINGS:
         raise UserError(f"{where}: routing must be one of {list(ROUTINGS)}, got {manifest['routing']!r}")
     if not isinstance(manifest["class_names"], list) or not all(isinstance(c, str) for c in manifest["class_names"]):

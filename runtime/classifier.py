@@ -26,11 +26,11 @@ class Classifier(BundleRunner):
     task = "classify"
 
     def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", top: int = 5, top_k: Optional[int] = None,
-                 providers: Optional[Sequence[str]] = None, threads: int = 0):
+                 providers: Optional[Sequence[str]] = None, threads: int = 0, cuda_graphs: bool = False):
         if not isinstance(top, int) or top < 1:
             raise UserError(f"top must be a positive integer (classes reported per frame), got {top!r}")
         self.top = top
-        super().__init__(model, backend, top_k, providers, threads)
+        super().__init__(model, backend, top_k, providers, threads, cuda_graphs)
 
     def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
         t0 = time.perf_counter()
@@ -42,4 +42,4 @@ class Classifier(BundleRunner):
         t2 = time.perf_counter()
         latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
         return FrameResult(prepared.index, prepared.timestamp, Detections.empty(self.class_names), self.experts_of(out), latency,
-                           prepared.image, classes=classes)
+                           prepared.image, classes=classes, source=prepared.path, host_bytes=out.host_bytes)

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.backends.select import choose_backend, session_opener
+from edge_moe.runtime.backends.select import choose_backend, open_backend
 from edge_moe.runtime.bundle import Bundle, load_bundle
 from edge_moe.runtime.meters import RunStats
 from edge_moe.runtime.plan import PlanExecutor, PlanResult
@@ -40,7 +40,8 @@ def input_spec(bundle: Bundle) -> InputSpec:
     pad = letterbox.get("pad_value", letterbox.get("pad", 114)) if isinstance(letterbox, dict) else 114
     try:
         return spec_from_values(*bundle.input_size, color=entry.get("color", "RGB"), scale=entry.get("scale", 1 / 255),
-                                mean=entry.get("mean", (0, 0, 0)), std=entry.get("std", (1, 1, 1)), pad_value=pad)
+                                mean=entry.get("mean", (0, 0, 0)), std=entry.get("std", (1, 1, 1)), pad_value=pad,
+                                in_graph=bool(entry.get("normalised_in_graph", False)))
     except (TypeError, ValueError) as error:
         raise UserError(f"{bundle.root}/manifest.json: invalid input normalisation ({error})") from None
 
@@ -55,16 +56,21 @@ class BundleRunner(ABC):
     task = ""
 
     def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", top_k: Optional[int] = None,
-                 providers: Optional[Sequence[str]] = None, threads: int = 0):
+                 providers: Optional[Sequence[str]] = None, threads: int = 0, cuda_graphs: bool = False):
         self.bundle = model if isinstance(model, Bundle) else load_bundle(model)
         task = self.bundle.manifest["task"]
         if task != self.task:
             raise UserError(f"{self.bundle.root}: a {task!r} bundle, but {type(self).__name__} runs {self.task!r} bundles "
                             f"(use {runner_for(task)} or `edge-moe run`, which picks by the bundle's task)")
         self.backend = choose_backend(self.bundle, backend)
-        self.executor = PlanExecutor(self.bundle, open_session=session_opener(self.bundle, self.backend, providers, threads))
-        if top_k is not None:
-            self.executor.top_k_per_layer(top_k)  # validates K' against the exported K, with the executor's message
+        self._backend = open_backend(self.bundle, self.backend, providers, threads, cuda_graphs=cuda_graphs)
+        try:
+            self.executor = PlanExecutor(self.bundle, self._backend)
+            if top_k is not None:
+                self.executor.top_k_per_layer(top_k)  # validates K' against the exported K, with the executor's message
+        except BaseException:
+            self._backend.close()
+            raise
         self.top_k = top_k
         self.spec = input_spec(self.bundle)
         self.class_names = self.bundle.class_names
@@ -73,11 +79,24 @@ class BundleRunner(ABC):
         self._lock = threading.Lock()
         self.warmup()
 
+    def close(self) -> None:
+        """Stops running streams and frees the backend's memory now (device buffers, sessions, stream)."""
+        self.stop()
+        self.executor.close()
+        self._backend.close()
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def warmup(self, runs: int = 2) -> None:
         """First runs allocate and tune kernels; keep them out of the measured frames."""
-        x = np.zeros((1, 3, self.spec.height, self.spec.width), np.float32)
+        x = np.zeros(self.executor.input.shape, self.executor.input.dtype)
         for _ in range(runs):
             self.executor(x, self.top_k)
+        self._backend.warmed_up()
 
     # single frames -------------------------------------------------------------------------
     def prepare(self, frame: Frame) -> Prepared:
@@ -137,12 +156,12 @@ class Detector(BundleRunner):
 
     def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
                  top_k: Optional[int] = None, max_det: int = 300, providers: Optional[Sequence[str]] = None,
-                 threads: int = 0, classes: Optional[Sequence[int]] = None):
+                 threads: int = 0, classes: Optional[Sequence[int]] = None, cuda_graphs: bool = False):
         try:
             self.post = PostprocessConfig(conf=conf, iou=iou, max_det=max_det, classes=None if classes is None else tuple(classes))
         except ValueError as error:
             raise UserError(str(error)) from None
-        super().__init__(model, backend, top_k, providers, threads)
+        super().__init__(model, backend, top_k, providers, threads, cuda_graphs)
 
     def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
         """Inference + postprocess of an already prepared frame."""
@@ -153,7 +172,8 @@ class Detector(BundleRunner):
         experts = self.experts_of(out)
         t2 = time.perf_counter()
         latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
-        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image, source=prepared.path)
+        return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image, source=prepared.path,
+                           host_bytes=out.host_bytes)
 
 
 def runner_for(task: str) -> str:
@@ -163,7 +183,7 @@ def runner_for(task: str) -> str:
 
 def open_runner(model: Union[str, Path, Bundle], backend: str = "auto", top_k: Optional[int] = None,
                 providers: Optional[Sequence[str]] = None, threads: int = 0, conf: float = 0.25, iou: float = 0.45,
-                top: int = 5, max_det: int = 300, classes: Optional[Sequence[int]] = None) -> BundleRunner:
+                top: int = 5, max_det: int = 300, classes: Optional[Sequence[int]] = None, cuda_graphs: bool = False) -> BundleRunner:
     """The runner of the bundle's task: a :class:`Detector` (``conf``, ``iou``, ``max_det``, ``classes``) or a
     :class:`~edge_moe.runtime.classifier.Classifier` (``top`` classes per frame)."""
     from edge_moe.runtime.classifier import Classifier
@@ -171,9 +191,9 @@ def open_runner(model: Union[str, Path, Bundle], backend: str = "auto", top_k: O
     bundle = model if isinstance(model, Bundle) else load_bundle(model)
     task = bundle.manifest["task"]
     if task == "detect":
-        return Detector(bundle, backend, conf, iou, top_k, max_det, providers, threads, classes)
+        return Detector(bundle, backend, conf, iou, top_k, max_det, providers, threads, classes, cuda_graphs)
     if task == "classify":
-        return Classifier(bundle, backend, top, top_k, providers, threads)
+        return Classifier(bundle, backend, top, top_k, providers, threads, cuda_graphs)
     raise UserError(f"{bundle.root}: task {task!r} has no runner (expected 'detect' or 'classify')")
 
 

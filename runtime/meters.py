@@ -113,6 +113,7 @@ class RunStats:
         self.usage = ExpertUsage(layers)
         self.frames = 0
         self.inference_s = 0.0
+        self.host_bytes = 0
         self.started: Optional[float] = None
         self.finished: Optional[float] = None
 
@@ -124,6 +125,7 @@ class RunStats:
         self.finished = now
         self.frames += 1
         self.inference_s += result.latency.inference / 1000.0
+        self.host_bytes += result.host_bytes
         self.latency.add(result)
         self.usage.add(result)
         result.fps = self.fps.tick(now)
@@ -136,6 +138,7 @@ class RunStats:
             "frames": self.frames,
             "fps": round((self.frames - 1) / span, 2) if span > 0 else 0.0,
             "inference_fps": round(self.frames / self.inference_s, 2) if self.inference_s > 0 else 0.0,
+            "host_bytes_per_frame": round(self.host_bytes / self.frames) if self.frames else 0,
             "latency_ms": {k: {m: round(v, 3) for m, v in s.items()} for k, s in self.latency.summary().items()},
             "experts": self.usage.summary(),
             "source": dict(source_stats or {}),
@@ -148,6 +151,8 @@ def format_summary(summary: dict) -> str:
     source = summary.get("source") or {}
     if source:
         lines.append("source " + "  ".join(f"{k}={v}" for k, v in source.items()))
+    if summary.get("host_bytes_per_frame"):
+        lines.append(f"host <-> backend {summary['host_bytes_per_frame']:,} bytes per frame (frame in, routing and outputs out)")
     lines.append(f"{'latency ms':<12} {'mean':>8} {'p50':>8} {'p95':>8}")
     for stage, s in summary["latency_ms"].items():
         lines.append(f"{stage:<12} {s['mean']:>8.2f} {s['p50']:>8.2f} {s['p95']:>8.2f}")

@@ -1,31 +1,31 @@
-"""The plan executor: runs a bundle's graphs in the order its plan says (torch-free).
+"""The plan executor: runs a bundle's graphs in the order its plan says, on buffers it owns (torch-free).
 
 Plan steps (``manifest["plan"]["steps"]``):
 
-- ``{"run": GRAPH}``: run one graph; its inputs are taken from, and its outputs stored into, a
-  dict of named tensors (``images`` is fed in, ``boxes`` / ``scores`` come out).
+- ``{"run": GRAPH}``: run one graph; its inputs and outputs are the plan's named tensors.
 - ``{"experts": LAYER, "graphs": [one per expert], "input": X, "ids": IDS, "weights": W,
-  "outputs": [Y0..Y{K-1}], "combine": "slots" | "mixed", "mixed": NAME}``: run only the experts
-  the router chose (ids of slot k -> graph ``graphs[id]`` on ``X``). With ``combine="slots"`` the
-  outputs go to the next graph, which mixes them; with ``"mixed"`` the executor mixes them here.
+  "outputs": [Y0..Y{K-1}]}``: run only the experts the router chose (the expert of slot k,
+  ``graphs[ids[k]]``, reads ``X`` and writes ``Y{k}``); the next graph mixes the slots.
 
-Dense bundles have one ``run`` step and a ``slot_masks`` map (layer -> input name): the graph
-masks and renormalises the routing weights itself. Either way, ``top_k=K'`` keeps the first K' of
-the exported K experts of every MoE layer and renormalises their weights.
+Every named tensor has one buffer on the backend's device (:class:`~edge_moe.runtime.memory.MemoryPlan`),
+allocated at load, and every graph is bound once to its buffers (an expert once per slot). Per frame
+only this crosses between the host and the backend, and it is counted (``PlanResult.host_bytes``):
+the frame in, each MoE layer's ids and weights out (the host needs the ids to choose the expert
+graphs), the final outputs out. Dense bundles have one ``run`` step and a ``slot_masks`` map
+(layer -> input name): the graph masks and renormalises the routing weights itself. Either way,
+``top_k=K'`` keeps the first K' of the exported K experts of every MoE layer and renormalises their weights.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.backends.base import GraphSession
+from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer
 from edge_moe.runtime.bundle import Bundle
-
-OpenSession = Callable[[str, Path], GraphSession]
+from edge_moe.runtime.memory import MemoryPlan
 
 
 @dataclass
@@ -37,10 +37,17 @@ class LayerRouting:
 
 @dataclass
 class PlanResult:
-    boxes: Optional[np.ndarray]  # (1, A, 4) float32 xyxy in letterboxed-input pixels (detectors)
-    scores: Optional[np.ndarray]  # (1, A, nc) float32 sigmoid class scores (detectors)
+    outputs: dict[str, np.ndarray]  # the plan's final outputs by name, e.g. boxes (1, A, 4), scores (1, A, nc)
     routing: list[LayerRouting]
-    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # every named tensor (classifiers: logits, probs)
+    host_bytes: int = 0  # bytes moved between host memory and the backend for this frame
+
+    @property
+    def boxes(self) -> np.ndarray:
+        return self.outputs["boxes"]  # (1, A, 4) float32 xyxy in letterboxed-input pixels
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.outputs["scores"]  # (1, A, nc) float32 sigmoid class scores
 
 
 def renormalise(weights: np.ndarray, keep: int) -> np.ndarray:
@@ -50,51 +57,63 @@ def renormalise(weights: np.ndarray, keep: int) -> np.ndarray:
     return out
 
 
-class PlanExecutor:
-    """Runs a bundle (dense or sparse) through one :class:`GraphSession` per graph.
+@dataclass
+class _ExpertsStep:
+    layer: str
+    ids: DeviceBuffer
+    weights: DeviceBuffer
+    calls: list[list[BoundRun]]  # calls[expert][slot]
 
-    ``open_session`` defaults to ONNX Runtime sessions from
-    :func:`edge_moe.runtime.backends.select.session_opener`.
+
+class PlanExecutor:
+    """Runs a bundle (dense or sparse) on one :class:`Backend` (default: ONNX Runtime with the
+    runtime's thread-pool rule, :func:`edge_moe.runtime.backends.select.open_backend`).
+
+    A backend passed in stays the caller's; one the executor opened is closed by :meth:`close`.
     """
 
-    def __init__(self, bundle: Bundle, open_session: Optional[OpenSession] = None):
-        from edge_moe.runtime.backends.select import session_opener
+    def __init__(self, bundle: Bundle, backend: Optional[Backend] = None):
+        from edge_moe.runtime.backends.select import open_backend
 
         self.bundle = bundle
-        opener = open_session or session_opener(bundle, "onnxruntime")
-        self.sessions: dict[str, GraphSession] = {name: opener(name, bundle.graph_path(name)) for name in bundle.graphs}
-        self.steps = bundle.plan["steps"]
-        self.slot_masks: dict[str, str] = bundle.plan.get("slot_masks", {})
+        self.owns_backend = backend is None
+        self.backend = backend if backend is not None else open_backend(bundle, "onnxruntime")
+        self.memory: Optional[MemoryPlan] = None
+        self.sessions: dict = {}
+        try:
+            self.memory = MemoryPlan(bundle, self.backend)
+            self.sessions = {name: self.backend.open(name) for name in bundle.graphs}
+            self.steps = [self._compile(step) for step in bundle.plan["steps"]]
+        except BaseException:
+            self.close()
+            raise
         self.layers = bundle.moe_layers
-        self.input_shape = tuple(bundle.manifest["input"]["shape"])
-        self._zeros: dict[tuple, np.ndarray] = {}
+        self.input = self.memory[bundle.manifest["input"].get("name", "images")]
+        self.output_names = final_outputs(bundle)
+        self.slot_masks: dict[str, str] = bundle.plan.get("slot_masks", {})
+        self._masks_for: Optional[dict[str, int]] = None
+
+    # set-up ---------------------------------------------------------------------------------
+    def _bind(self, graph: str, buffers: dict[str, DeviceBuffer]) -> BoundRun:
+        session = self.sessions[graph]
+        session.check(buffers, f"{self.bundle.root}/manifest.json")
+        inputs = {name: buffers[name] for name in session.input_names}
+        return session.bind(inputs, {name: buffers[name] for name in session.output_names})
+
+    def _compile(self, step: dict) -> BoundRun | _ExpertsStep:
+        buffers = self.memory.buffers
+        if "run" in step:
+            return self._bind(step["run"], buffers)
+        calls = []
+        for graph in step["graphs"]:
+            session = self.sessions[graph]
+            (x,), (y,) = session.input_names, session.output_names
+            calls.append([self._bind(graph, {x: buffers[step["input"]], y: buffers[slot]}) for slot in step["outputs"]])
+        return _ExpertsStep(step["experts"], buffers[step["ids"]], buffers[step["weights"]], calls)
 
     @property
     def max_top_k(self) -> int:
         return min((layer["top_k"] for layer in self.layers), default=0)
-
-    def __call__(self, images: np.ndarray, top_k: Optional[int] = None) -> PlanResult:
-        if images.shape != self.input_shape:
-            raise UserError(f"plan input must have shape {list(self.input_shape)}, got {list(images.shape)}")
-        keep = self.top_k_per_layer(top_k)
-        env: dict[str, np.ndarray] = {"images": np.ascontiguousarray(images, dtype=np.float32)}
-        for layer in self.layers:
-            if layer["name"] in self.slot_masks:
-                mask = np.zeros((1, layer["top_k"]), np.float32)
-                mask[:, : keep[layer["name"]]] = 1.0
-                env[self.slot_masks[layer["name"]]] = mask
-        for step in self.steps:
-            if "run" in step:
-                env.update(self._run(step["run"], env))
-            else:
-                self._run_experts(step, env, keep[step["experts"]])
-        routing = []
-        for layer in self.layers:
-            name, k = layer["name"], keep[layer["name"]]
-            ids = env[f"{name}.ids"].reshape(-1)[:k].astype(np.int64)
-            weights = renormalise(env[f"{name}.weights"].reshape(-1).astype(np.float32), k)[:k]
-            routing.append(LayerRouting(name, ids, weights))
-        return PlanResult(env.get("boxes"), env.get("scores"), routing, env)
 
     def top_k_per_layer(self, top_k: Optional[int]) -> dict[str, int]:
         """K' per MoE layer (the exported K when ``top_k`` is None); a K' out of range is a UserError."""
@@ -106,30 +125,94 @@ class PlanExecutor:
             raise UserError(f"top_k must be an integer in [1, {self.max_top_k}] (the exported K), got {top_k!r}")
         return {layer["name"]: int(top_k) for layer in self.layers}
 
-    def _run(self, graph: str, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        session = self.sessions[graph]
-        return session.run({name: env[name] for name in session.input_names})
+    def _set_slot_masks(self, keep: dict[str, int]) -> None:
+        """Dense graphs take K' as a (1, K) mask input: written when K' changes, not per frame."""
+        if keep == self._masks_for:
+            return
+        for layer in self.layers:
+            if layer["name"] in self.slot_masks:
+                mask = np.zeros((1, layer["top_k"]), np.float32)
+                mask[:, : keep[layer["name"]]] = 1.0
+                self.memory[self.slot_masks[layer["name"]]].write(mask)
+        self._masks_for = keep
 
-    def _run_experts(self, step: dict, env: dict[str, np.ndarray], keep: int) -> None:
-        x = env[step["input"]]
-        ids = env[step["ids"]].reshape(-1)  # (K,)
-        weights = renormalise(env[step["weights"]].reshape(-1).astype(np.float32), keep)  # (K,)
-        outputs = []
-        for expert in ids[:keep]:
-            session = self.sessions[step["graphs"][int(expert)]]
-            outputs.append(next(iter(session.run({session.input_names[0]: x}).values())))
-        if step.get("combine", "slots") == "mixed":
-            mixed = outputs[0] * weights[0]
-            for k in range(1, keep):
-                mixed += outputs[k] * weights[k]
-            env[step["mixed"]] = mixed
+    # per frame ------------------------------------------------------------------------------
+    def __call__(self, images: np.ndarray, top_k: Optional[int] = None) -> PlanResult:
+        self._check_input(images)
+        keep = self.top_k_per_layer(top_k)
+        self._set_slot_masks(keep)
+        moved = [0]
+
+        def read(buffer: DeviceBuffer) -> np.ndarray:
+            moved[0] += buffer.nbytes
+            return buffer.read()
+
+        def write(buffer: DeviceBuffer, array: np.ndarray) -> None:
+            moved[0] += buffer.nbytes
+            buffer.write(array)
+
+        write(self.input, images)
+        routing: dict[str, LayerRouting] = {}
+        for step in self.steps:
+            if isinstance(step, _ExpertsStep):
+                routing[step.layer] = self._run_experts(step, keep[step.layer], read, write)
+            else:
+                step()
+        for layer in self.layers:  # dense: the graph computed the routing, read it after the run
+            name = layer["name"]
+            if name not in routing:
+                ids = read(self.memory[f"{name}.ids"]).reshape(-1)
+                weights = read(self.memory[f"{name}.weights"]).reshape(-1)
+                routing[name] = LayerRouting(name, ids[: keep[name]].astype(np.int64), weights[: keep[name]].astype(np.float32))
+        outputs = {name: read(self.memory[name]) for name in self.output_names}
+        return PlanResult(outputs, [routing[layer["name"]] for layer in self.layers], moved[0])
+
+    def _run_experts(self, step: _ExpertsStep, keep: int, read: Callable, write: Callable) -> LayerRouting:
+        ids = read(step.ids).reshape(-1)  # (K,) int64: the host must know them to pick the expert graphs
+        weights = read(step.weights).reshape(-1)  # (K,) float32
+        if keep < len(weights):  # K' < K: the next graph mixes only the kept slots
+            weights = renormalise(weights, keep)
+            write(step.weights, weights.reshape(step.weights.shape))
+        for slot, expert in enumerate(ids[:keep]):
+            step.calls[int(expert)][slot]()
+        return LayerRouting(step.layer, ids[:keep].astype(np.int64), weights[:keep].astype(np.float32))
+
+    def _check_input(self, images: np.ndarray) -> None:
+        expected = self.input
+        if not isinstance(images, np.ndarray) or images.shape != expected.shape or images.dtype.kind != expected.dtype.kind:
+            got = f"{list(images.shape)} {images.dtype}" if isinstance(images, np.ndarray) else type(images).__name__
+            raise UserError(f"plan input must be {list(expected.shape)} {expected.dtype}, got {got}")
+
+    # lifecycle ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Frees the buffers and sessions now (and the backend, when the executor opened it)."""
+        if self.backend is not None:
+            self.backend.synchronize()
+        if self.memory is not None:
+            self.memory.close()
+        for session in self.sessions.values():
+            session.close()
+        self.sessions = {}
+        if self.owns_backend and self.backend is not None:
+            self.backend.close()
+        self.backend = None
+
+    def __enter__(self) -> "PlanExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def final_outputs(bundle: Bundle) -> list[str]:
+    """Tensors the plan produces and no later graph reads, routing excepted: what the caller gets back."""
+    produced, consumed = [], set()
+    for step in bundle.plan["steps"]:
+        if "run" in step:
+            entry = bundle.graphs[step["run"]]
+            consumed.update(t["name"] for t in entry.get("inputs", []))
+            produced += [t["name"] for t in entry.get("outputs", [])]
         else:
-            for k, name in enumerate(step["outputs"]):
-                env[name] = outputs[k] if k < keep else self._zeros_like(outputs[0])
-        env[step["weights"]] = weights.reshape(1, -1)
-
-    def _zeros_like(self, array: np.ndarray) -> np.ndarray:
-        key = (array.shape, array.dtype.str)
-        if key not in self._zeros:
-            self._zeros[key] = np.zeros_like(array)
-        return self._zeros[key]
+            consumed.add(step["input"])
+    routing = {f"{layer['name']}.{kind}" for layer in bundle.moe_layers for kind in ("ids", "weights")}
+    return [name for name in produced if name not in consumed and name not in routing]

@@ -19,6 +19,7 @@ class InputSpec:
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     pad_value: int = 114
+    in_graph: bool = False  # the graph takes the letterboxed BGR uint8 frame and normalises it itself
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,10 @@ def letterbox(frame: np.ndarray, height: int, width: int, pad_value: int = 114) 
 
 
 def to_tensor(image: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Letterboxed BGR uint8 (H, W, 3) -> normalised float32 (1, 3, H, W)."""
+    """Letterboxed BGR uint8 (H, W, 3) -> normalised float32 (1, 3, H, W), or (1, H, W, 3) uint8 as is when
+    the graph normalises in-graph."""
+    if spec.in_graph:
+        return image[None]  # (1, H, W, 3) uint8 BGR
     if spec.rgb:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     x = image.astype(np.float32)
@@ -89,7 +93,7 @@ def to_tensor(image: np.ndarray, spec: InputSpec) -> np.ndarray:
 class Prepared:
     """A frame ready for inference: the input tensor plus what postprocess needs."""
 
-    tensor: np.ndarray  # (1, 3, H, W) float32
+    tensor: np.ndarray  # (1, 3, H, W) float32, or (1, H, W, 3) uint8 for in-graph normalisation
     letterbox: Letterbox
     image: np.ndarray  # (h, w, 3) BGR original
     preprocess_ms: float
@@ -106,7 +110,8 @@ def prepare(frame: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Letterbox, 
 
 
 def spec_from_values(height: int, width: int, color: str = "RGB", scale: float = 1 / 255, mean: Sequence[float] = (0, 0, 0),
-                     std: Sequence[float] = (1, 1, 1), pad_value: int = 114) -> InputSpec:
+                     std: Sequence[float] = (1, 1, 1), pad_value: int = 114, in_graph: bool = False) -> InputSpec:
     if color not in ("RGB", "BGR"):
         raise ValueError(f"input color must be 'RGB' or 'BGR', got {color!r}")
-    return InputSpec(int(height), int(width), color == "RGB", float(scale), tuple(map(float, mean)), tuple(map(float, std)), int(pad_value))
+    return InputSpec(int(height), int(width), color == "RGB", float(scale), tuple(map(float, mean)), tuple(map(float, std)),
+                     int(pad_value), bool(in_graph))

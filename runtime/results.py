@@ -137,6 +137,7 @@ class FrameResult:
     fps: float = 0.0  # end-to-end FPS over the meter window when this frame finished
     classes: Optional[Classifications] = None  # classification bundles: the top classes (detections stay empty)
     source: Optional[str] = None  # the image file of this frame (image sources; None for video and streams)
+    host_bytes: int = 0  # bytes the executor moved between host memory and the backend for this frame
 
     def to_record(self) -> dict[str, Any]:
         """The JSONL object: frame, [source,] timestamp, latency_ms, fps, detections (or classes), experts."""

@@ -13,7 +13,10 @@ RUNTIME_MODULES = [
     "edge_moe.runtime.plan",
     "edge_moe.runtime.bundle",
     "edge_moe.runtime.backends.select",
-    "edge_moe.runtime.backends.onnxruntime_session",
+    "edge_moe.runtime.backends.onnxruntime_backend",
+    "edge_moe.runtime.memory",
+    "edge_moe.runtime.schema",
+    "edge_moe.runtime.names",
 ]
 
 

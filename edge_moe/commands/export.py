@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--routing", default="sparse", help="sparse (only the K chosen experts run; default) or dense")
     parser.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 17: TensorRT 8.5 / JetPack 5)")
     parser.add_argument("--parity-images", type=positive_int, default=4, help="images in the parity check (default 4)")
+    parser.add_argument("--uint8-input", action="store_true",
+                        help="the first graph takes the letterboxed BGR frame as uint8 and normalises it in-graph "
+                             "(4x fewer bytes to the GPU than float32)")
     parser.add_argument("--json", action="store_true", help="print the check report as JSON")
 
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = export_with_report(
         args.weights or args.model, args.out, imgsz=args.imgsz, routing=args.routing, opset=args.opset,
-        parity_count=args.parity_images, progress=not args.json,
+        parity_count=args.parity_images, progress=not args.json, uint8_input=args.uint8_input,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

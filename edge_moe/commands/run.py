@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--providers", default=None,
                         help="ONNX Runtime execution providers in order, comma-separated (default: TensorRT, CUDA, CPU as available)")
     parser.add_argument("--threads", type=non_negative_int, default=0, help="ONNX Runtime intra-op threads (default 0: its default)")
+    parser.add_argument("--cuda-graphs", choices=("on", "off"), default="off",
+                        help="capture each graph call into a CUDA graph once and replay it (TensorRT, ONNX Runtime CUDA; default off)")
     parser.add_argument("--conf", type=probability, default=0.25, help="minimum class score (detectors; default %(default)s)")
     parser.add_argument("--iou", type=probability, default=0.45, help="NMS IoU threshold (detectors; default %(default)s)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="most boxes kept per frame (detectors; default %(default)s)")
@@ -83,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.model)
     classes = class_ids(args.classes, bundle.class_names, args.model) if args.classes else None
     detector = open_runner(bundle, backend=args.backend, top_k=args.top_k, providers=providers, threads=args.threads,
-                           conf=args.conf, iou=args.iou, max_det=args.max_det, classes=classes)  # a Detector or a Classifier, by the bundle's task
+                           conf=args.conf, iou=args.iou, max_det=args.max_det, classes=classes,
+                           cuda_graphs=args.cuda_graphs == "on")  # a Detector or a Classifier, by the bundle's task
     outputs = run_stream(detector, args.source, log_path=args.log, video_path=args.save, plot_path=args.plot,
                          summary_path=args.summary_json, show=args.show, max_frames=args.max_frames, options=options,
                          progress=not args.quiet, strip=args.expert_strip)

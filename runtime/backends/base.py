@@ -1,10 +1,18 @@
-"""The backend interface: ``open_session(path, backend) -> GraphSession``."""
+"""The backend interface: one execution context per bundle, graphs bound once to its buffers.
+
+A :class:`Backend` is what the plan executor runs on: it owns the device (host memory for CPU
+execution, GPU memory and one CUDA stream otherwise), allocates :class:`DeviceBuffer` s and opens the
+bundle's graphs as :class:`GraphSession` s. A session is *bound* once to the buffers that hold its
+inputs and outputs; the returned call runs the graph on them with no allocation and no copy, so the
+output buffer of one graph is the input of the next. Numpy appears only where the executor writes
+or reads a buffer (the frame in; routing, boxes and scores out), and those are the bytes it counts.
+
+Backends are chosen by name and imported lazily (``edge_moe.runtime.backends.select``).
+"""
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
-from pathlib import Path
-from typing import Any
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -12,29 +20,101 @@ from edge_moe.errors import UserError
 
 # backend name -> (module under edge_moe.runtime.backends, class name, pip extra that provides it)
 BACKENDS: dict[str, tuple[str, str, str]] = {
-    "onnxruntime": ("onnxruntime_session", "OnnxRuntimeSession", "edge-moe[onnxruntime]"),
-    "tensorrt": ("tensorrt_session", "TensorRTSession", "edge-moe[tensorrt]"),
+    "onnxruntime": ("onnxruntime_backend", "OnnxRuntimeBackend", "edge-moe[onnxruntime]"),
+    "tensorrt": ("tensorrt_session", "TensorRTBackend", "edge-moe[tensorrt]"),
 }
+
+BoundRun = Callable[[], None]
+
+
+class DeviceBuffer(ABC):
+    """A tensor of fixed shape and dtype owned by a backend, on its device.
+
+    ``write`` and ``read`` are the only ways data crosses between host numpy and the backend.
+    """
+
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: np.dtype, device: str):
+        self.name = name
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.device = device  # "cpu" | "cuda:N"
+        self.nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
+
+    @abstractmethod
+    def write(self, array: np.ndarray) -> None:
+        """Copies a host array of this buffer's shape into it."""
+
+    @abstractmethod
+    def read(self) -> np.ndarray:
+        """A host copy of the buffer (waits for the work that produces it)."""
+
+    def close(self) -> None:
+        """Frees the memory now (not at garbage collection)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {list(self.shape)}, {self.dtype}, {self.device})"
 
 
 class GraphSession(ABC):
-    """One loaded graph: named numpy inputs in, named numpy outputs out."""
+    """One loaded graph (ONNX or TensorRT engine).
 
+    ``tensors`` holds the shape and dtype the graph file itself declares for each input and output,
+    so a manifest that disagrees with its graphs is caught at load (:meth:`check`), not mid-frame.
+    """
+
+    name: str
     input_names: list[str]
     output_names: list[str]
+    tensors: dict[str, tuple[tuple[int, ...], np.dtype]]
+
+    def check(self, buffers: Mapping[str, DeviceBuffer], where: str) -> None:
+        """A UserError naming the graph and tensor when a buffer's shape or dtype differs from the graph's."""
+        for name in (*self.input_names, *self.output_names):
+            if name not in buffers:
+                raise UserError(f"{where}: graph {self.name} has tensor {name}, which the manifest does not declare; re-export the bundle")
+            shape, dtype = self.tensors[name]
+            buffer = buffers[name]
+            if (buffer.shape, buffer.dtype) != (tuple(shape), np.dtype(dtype)):
+                raise UserError(f"{where}: graph {self.name} tensor {name} is {list(shape)} {np.dtype(dtype)} in the graph file, "
+                                f"but the manifest says {list(buffer.shape)} {buffer.dtype}; re-export the bundle")
 
     @abstractmethod
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Runs the graph; returns every output by name."""
+    def bind(self, inputs: Mapping[str, DeviceBuffer], outputs: Mapping[str, DeviceBuffer]) -> BoundRun:
+        """Binds the graph's inputs and outputs (by graph tensor name) to buffers; returns the call that runs it."""
+
+    def close(self) -> None:
+        """Releases the session's resources."""
 
 
-def open_session(path: str | Path, backend: str = "onnxruntime", **options: Any) -> GraphSession:
-    """Opens ``path`` with the named backend; a missing package names the extra to install."""
-    if backend not in BACKENDS:
-        raise UserError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
-    module_name, class_name, extra = BACKENDS[backend]
-    try:
-        module = importlib.import_module(f"edge_moe.runtime.backends.{module_name}")
-    except ImportError as error:
-        raise UserError(f"backend {backend!r} needs {error.name or 'a missing package'}: pip install '{extra}'") from None
-    return getattr(module, class_name)(Path(path), **options)
+class Backend(ABC):
+    """The execution context every graph of one bundle shares (device, stream, allocator)."""
+
+    name: str
+    device: str  # where the buffers live: "cpu" or "cuda:N"
+
+    @abstractmethod
+    def open(self, graph: str) -> GraphSession:
+        """Loads graph ``graph`` of the bundle (its ONNX file or engine)."""
+
+    @abstractmethod
+    def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> DeviceBuffer:
+        """A zero-filled buffer on this backend's device."""
+
+    def synchronize(self) -> None:
+        """Waits until all queued work is done (a no-op for synchronous backends)."""
+
+    def warmed_up(self) -> None:
+        """Called after the warm-up frames: a backend may keep what it compiled (TensorRT-RTX's runtime cache)."""
+
+    def describe(self) -> str:
+        """What runs the graphs, for summaries (e.g. ``onnxruntime CPUExecutionProvider``)."""
+        return self.name
+
+    def close(self) -> None:
+        """Releases the device resources (stream, CUDA graphs) the backend holds."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -2,19 +2,18 @@
 machine and TensorRT is installed, ONNX Runtime otherwise."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
-from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.backends.base import BACKENDS, GraphSession, open_session
+from edge_moe.runtime.backends.base import BACKENDS, Backend
 from edge_moe.runtime.bundle import engine_flavour
 
 log = logging.getLogger("edge_moe.runtime")
 
 BACKEND_CHOICES = ("auto", *BACKENDS)
-Opener = Callable[[str, Path], GraphSession]
 
 
 def tensorrt_usable(bundle) -> Optional[str]:
@@ -47,44 +46,34 @@ def choose_backend(bundle, backend: str) -> str:
     return "onnxruntime"
 
 
-def session_opener(bundle, backend: str = "onnxruntime", providers: Optional[Sequence[str]] = None, threads: int = 0,
-                   precision: str = "fp32") -> Opener:
-    """The ``open_session(graph_name, onnx_path)`` callable the plan executor needs.
+def open_backend(bundle, backend: str = "onnxruntime", providers: Optional[Sequence[str]] = None, threads: int = 0,
+                 precision: str = "fp32", cuda_graphs: bool = False) -> Backend:
+    """The execution context for ``bundle`` on ``backend`` (a name; ``auto`` resolved by :func:`choose_backend`).
 
     ``threads``: ONNX Runtime intra-op threads (0: its default). ``precision="fp16"`` runs the bundle's FP16-weights
-    ONNX graphs instead of the FP32 ones (onnxruntime only; engines carry their own precision).
+    ONNX graphs (onnxruntime; engines carry their own precision). ``cuda_graphs``: capture each graph call once and
+    replay it (CUDA execution only; ignored on the CPU).
     """
-    if precision not in ("fp32", "fp16"):
-        raise UserError(f"unknown precision {precision!r}; expected 'fp32' or 'fp16'")
+    backend = choose_backend(bundle, backend)
+    options: dict = {"cuda_graphs": cuda_graphs}
     if backend == "onnxruntime":
-        # The one place the thread-pool rule lives. A multi-graph (sparse) bundle runs many small graphs in turn, and
-        # ORT's default spinning pools, one per session, then starve the next graph of cores (measured 4-5x slower,
-        # README "Runtime"); so multi-graph bundles get sleeping pools and single-graph bundles keep spinning ones.
-        spin = len(bundle.graphs) == 1
-
-        def open_onnx(name: str, path: Path) -> GraphSession:
-            graph = path if precision == "fp32" else bundle.graph_path(name, precision)
-            return open_session(graph, "onnxruntime", providers=providers, threads=threads, spin=spin)
-
-        return open_onnx
-    if backend == "tensorrt":
+        options.update(providers=providers, threads=threads, precision=precision)
+    else:
         if providers:
             raise UserError("--providers applies to the onnxruntime backend only")
         if precision != "fp32":
             raise UserError("precision applies to the onnxruntime backend only (a TensorRT engine has its own)")
-        flavour = engine_flavour(bundle)
-        try:
-            from edge_moe.runtime.backends.tensorrt_session import RUNTIME_CACHE_DIR, check_bundle_engines
-
-            engines = check_bundle_engines(bundle)
-        except ImportError as error:
-            raise UserError(f"backend 'tensorrt' needs {error.name}: pip install '{flavour.extra}' (JetPack ships TensorRT)") from None
-        except RuntimeError as error:  # tensorrt_session._check: "CUDA error <name>"
-            raise UserError(f"backend 'tensorrt': no usable CUDA GPU ({error}) to run the {flavour.label} engines of {bundle.root}") from None
-
-        def open_engine(name: str, path: Path) -> GraphSession:
-            cache = RUNTIME_CACHE_DIR / f"{bundle.engines[name]['sha256'][:24]}.bin" if flavour.runtime_cache else None
-            return open_session(engines[name], "tensorrt", flavour=flavour.name, runtime_cache=cache)
-
-        return open_engine
-    raise UserError(f"unknown backend {backend!r}; expected one of {list(BACKEND_CHOICES)}")
+    module_name, class_name, extra = BACKENDS[backend]
+    if backend == "tensorrt":
+        extra = engine_flavour(bundle).extra  # tensorrt or tensorrt-rtx, as the manifest says
+    try:
+        module = importlib.import_module(f"edge_moe.runtime.backends.{module_name}")
+        return getattr(module, class_name)(bundle, **options)  # TensorRT imports its flavour's module here
+    except ImportError as error:
+        hint = " (JetPack ships TensorRT)" if backend == "tensorrt" else ""
+        raise UserError(f"backend {backend!r} needs {error.name or 'a missing package'}: pip install '{extra}'{hint}") from None
+    except RuntimeError as error:  # tensorrt_session._check: "CUDA error <name>"
+        if backend != "tensorrt":
+            raise
+        raise UserError(f"backend 'tensorrt': no usable CUDA GPU ({error}) to run the {engine_flavour(bundle).label} engines "
+                        f"of {bundle.root}") from None

@@ -1,7 +1,13 @@
 """Native TensorRT backend for engines from ``edge-moe build-engine`` (TensorRT >= 8.5 tensor API).
 
-One CUDA stream per session, pinned (page-locked) host buffers for every input and output, device
-buffers allocated once: ``run`` copies inputs in, enqueues, copies outputs back, synchronises.
+One CUDA stream for every graph of the bundle. Buffers are device memory allocated once by the
+executor's memory plan; a bound graph is an execution context whose tensor addresses point at those
+buffers, so the output of one engine is the input of the next with no copy, and ``execute_async_v3``
+only queues work. Host copies happen only in ``DeviceBuffer.write`` / ``read`` (through page-locked
+staging memory, so they really are asynchronous), and ``read`` is the one place that synchronises.
+With ``cuda_graphs`` each bound call is captured once into a CUDA graph and replayed, taking the
+per-kernel launch overhead away.
+
 Engines of either flavour (the manifest says which): TensorRT (``pip install 'edge-moe[tensorrt]'``;
 JetPack ships it) or TensorRT-RTX (``pip install 'edge-moe[tensorrt-rtx]'``), whose kernels are
 JIT-compiled at load and kept in a runtime cache file. Both need ``cuda-python``.
@@ -10,9 +16,10 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -22,10 +29,11 @@ except ImportError:  # pragma: no cover - depends on the installed cuda-python
     from cuda import cudart
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.backends.base import GraphSession
+from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer, GraphSession
 from edge_moe.runtime.bundle import ENGINE_FLAVOURS, check_engine, engine_flavour
 from edge_moe.runtime.sinks.atomic import atomic_write
 
+log = logging.getLogger("edge_moe.runtime")
 RUNTIME_CACHE_DIR = Path.home() / ".cache" / "edge-moe" / "runtime-cache"
 
 
@@ -40,7 +48,7 @@ def _check(result):
     if error != cudart.cudaError_t.cudaSuccess:
         name = cudart.cudaGetErrorName(error)[1]
         raise RuntimeError(f"CUDA error {name.decode() if isinstance(name, bytes) else name}")
-    return values[0] if len(values) == 1 else values
+    return values[0] if len(values) == 1 else (values or None)
 
 
 @lru_cache(maxsize=None)
@@ -66,104 +74,201 @@ def compute_capability(device: int = 0) -> str:
 
 def check_bundle_engines(bundle) -> dict[str, Path]:
     """graph name -> engine path, after refusing engines built by another TensorRT or for another GPU."""
+    for name in bundle.graphs:
+        bundle.engine_path(name)  # a graph without an engine: say to build them before asking for TensorRT
     trt = tensorrt_module(engine_flavour(bundle).name)
     return {name: check_engine(bundle, name, trt.__version__, gpu_name(), compute_capability()) for name in bundle.graphs}
 
 
-def refuse_invalid_engine(trt: Any, runtime: Any, plan: bytes, path: Path, label: str) -> None:
-    """TensorRT-RTX checks an engine's header before deserialising (version, compute capability, driver, ...)."""
-    if not hasattr(runtime, "get_engine_validity"):
-        return  # TensorRT proper: deserialize_cuda_engine returns None on a bad plan
-    validity, diagnostics = runtime.get_engine_validity(plan)
-    if validity == trt.EngineValidity.INVALID:
-        reasons = [name.lower() for name, flag in trt.EngineInvalidityDiagnostics.__members__.items() if diagnostics & int(flag)]
-        raise UserError(f"{path}: {label} {trt.__version__} says this engine is invalid here "
-                        f"({', '.join(reasons) or 'no usable CUDA GPU or driver'}); rebuild it with `edge-moe build-engine BUNDLE`")
+def load_engine(path: Path, flavour: str = "tensorrt"):
+    """Deserialises an engine file; TensorRT-RTX first checks its header (version, compute capability, driver, ...)."""
+    if not path.is_file():
+        raise UserError(f"{path}: TensorRT engine not found; run `edge-moe build-engine BUNDLE`")
+    trt, label = tensorrt_module(flavour), ENGINE_FLAVOURS[flavour].label
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    plan = path.read_bytes()
+    if hasattr(runtime, "get_engine_validity"):  # TensorRT proper: deserialize_cuda_engine returns None on a bad plan
+        validity, diagnostics = runtime.get_engine_validity(plan)
+        if validity == trt.EngineValidity.INVALID:
+            reasons = [name.lower() for name, flag in trt.EngineInvalidityDiagnostics.__members__.items() if diagnostics & int(flag)]
+            raise UserError(f"{path}: {label} {trt.__version__} says this engine is invalid here "
+                            f"({', '.join(reasons) or 'no usable CUDA GPU or driver'}); rebuild it with `edge-moe build-engine BUNDLE`")
+    engine = runtime.deserialize_cuda_engine(plan)
+    if engine is None:
+        raise UserError(f"{path}: {label} {trt.__version__} cannot load this engine (built by another version "
+                        "or for another GPU?); rebuild it with `edge-moe build-engine BUNDLE` on this machine")
+    return engine
 
 
-class _PinnedArray:
-    """A numpy array over page-locked host memory (so async copies really are async)."""
+class CudaBuffer(DeviceBuffer):
+    """Device memory plus a page-locked host staging area of the same size, copies on the backend's stream."""
 
-    def __init__(self, shape: tuple, dtype: np.dtype):
-        self.nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
-        self.pointer = _check(cudart.cudaMallocHost(self.nbytes))
-        buffer = (ctypes.c_byte * self.nbytes).from_address(int(self.pointer))
-        self.array = np.frombuffer(buffer, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: np.dtype, stream):
+        super().__init__(name, shape, dtype, "cuda:0")
+        self.stream = stream
+        size = max(self.nbytes, 1)
+        self.pointer = _check(cudart.cudaMalloc(size))
+        _check(cudart.cudaMemsetAsync(self.pointer, 0, size, stream))
+        self.staging = _check(cudart.cudaMallocHost(size))
+        raw = (ctypes.c_byte * size).from_address(int(self.staging))
+        self.host = np.frombuffer(raw, dtype=self.dtype, count=int(np.prod(self.shape))).reshape(self.shape)
 
-    def free(self) -> None:
+    def write(self, array: np.ndarray) -> None:
+        # The previous upload from the staging area must be done before it is overwritten.
+        _check(cudart.cudaStreamSynchronize(self.stream))
+        np.copyto(self.host, array.reshape(self.shape), casting="same_kind")
+        _check(cudart.cudaMemcpyAsync(self.pointer, self.staging, self.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
+
+    def read(self) -> np.ndarray:
+        _check(cudart.cudaMemcpyAsync(self.staging, self.pointer, self.nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream))
+        _check(cudart.cudaStreamSynchronize(self.stream))
+        return self.host.copy()
+
+    def close(self) -> None:
         if self.pointer is not None:
-            cudart.cudaFreeHost(self.pointer)
-            self.pointer = None
+            cudart.cudaFree(self.pointer)
+            cudart.cudaFreeHost(self.staging)
+            self.pointer = self.staging = None
 
 
-class TensorRTSession(GraphSession):
-    def __init__(self, path: Path, flavour: str = "tensorrt", runtime_cache: Optional[Path] = None):
-        """``runtime_cache``: the file TensorRT-RTX reads its JIT-compiled kernels from and writes them to."""
-        if not path.is_file():
-            raise UserError(f"{path}: TensorRT engine not found; run `edge-moe build-engine BUNDLE`")
-        trt, label = tensorrt_module(flavour), ENGINE_FLAVOURS[flavour].label
-        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        plan = path.read_bytes()
-        refuse_invalid_engine(trt, runtime, plan, path, label)
-        self.engine = runtime.deserialize_cuda_engine(plan)
-        if self.engine is None:
-            raise UserError(f"{path}: {label} {trt.__version__} cannot load this engine (built by another version "
-                            "or for another GPU?); rebuild it with `edge-moe build-engine BUNDLE` on this machine")
-        self.runtime_cache, self.cache_file, self.cache_saved = None, runtime_cache, False
+class _CudaGraph:
+    """A bound engine call captured once on the stream, then replayed with one launch."""
+
+    def __init__(self, enqueue, stream):
+        enqueue()  # TensorRT finishes its lazy setup on the first enqueue; it must not happen while capturing
+        _check(cudart.cudaStreamBeginCapture(stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal))
+        enqueue()
+        self.graph = _check(cudart.cudaStreamEndCapture(stream))
+        self.exec = _check(cudart.cudaGraphInstantiate(self.graph, 0))
+        self.stream = stream
+
+    def launch(self) -> None:
+        _check(cudart.cudaGraphLaunch(self.exec, self.stream))
+
+    def close(self) -> None:
+        cudart.cudaGraphExecDestroy(self.exec)
+        cudart.cudaGraphDestroy(self.graph)
+
+
+class TensorRTGraph(GraphSession):
+    """One engine; each binding gets its own execution context (addresses are per context).
+
+    ``runtime_cache``: the file TensorRT-RTX reads its JIT-compiled kernels from and writes them back to.
+    """
+
+    def __init__(self, name: str, path: Path, flavour: str, stream, cuda_graphs: bool, runtime_cache: Optional[Path] = None):
+        self.engine = load_engine(path, flavour)
+        self.trt = tensorrt_module(flavour)
+        self.name, self.stream, self.cuda_graphs = name, stream, cuda_graphs
+        self.input_names, self.output_names, self.tensors = [], [], {}
+        for i in range(self.engine.num_io_tensors):
+            tensor = self.engine.get_tensor_name(i)
+            is_input = self.engine.get_tensor_mode(tensor) == self.trt.TensorIOMode.INPUT
+            (self.input_names if is_input else self.output_names).append(tensor)
+            shape = tuple(self.engine.get_tensor_shape(tensor))
+            self.tensors[tensor] = (shape, np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(tensor))))
+        self.cache_file, self.runtime_config, self.runtime_cache = runtime_cache, None, None
         if runtime_cache is not None:
-            config = self.engine.create_runtime_config()
-            self.runtime_cache = config.create_runtime_cache()
+            self.runtime_config = self.engine.create_runtime_config()
+            self.runtime_cache = self.runtime_config.create_runtime_cache()
             if runtime_cache.is_file():
                 self.runtime_cache.deserialize(runtime_cache.read_bytes())
-            config.set_runtime_cache(self.runtime_cache)
-            self.context = self.engine.create_execution_context(config)
-        else:
-            self.context = self.engine.create_execution_context()
+            self.runtime_config.set_runtime_cache(self.runtime_cache)
+        self._contexts: list = []
+        self._graphs: list[_CudaGraph] = []
+
+    def save_runtime_cache(self) -> None:
+        """Keeps the JIT-compiled kernels for the next start (TensorRT-RTX)."""
+        if self.runtime_cache is not None and self.engine is not None:
+            serialized = bytes(self.runtime_cache.serialize())
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.cache_file, lambda tmp: tmp.write_bytes(serialized))
+
+    def bind(self, inputs: Mapping[str, DeviceBuffer], outputs: Mapping[str, DeviceBuffer]) -> BoundRun:
+        context = (self.engine.create_execution_context(self.runtime_config) if self.runtime_config is not None
+                   else self.engine.create_execution_context())
+        self._contexts.append(context)
+        for tensor in self.input_names:
+            context.set_tensor_address(tensor, int(inputs[tensor].pointer))
+        for tensor in self.output_names:
+            context.set_tensor_address(tensor, int(outputs[tensor].pointer))
+        stream = self.stream
+
+        def enqueue() -> None:
+            if not context.execute_async_v3(stream):
+                raise RuntimeError(f"TensorRT execute_async_v3 failed for graph {self.name}")
+
+        if not self.cuda_graphs:
+            return enqueue
+        graph: list[_CudaGraph] = []
+
+        def replay() -> None:
+            if not graph:
+                try:
+                    graph.append(_CudaGraph(enqueue, stream))
+                    self._graphs.append(graph[0])
+                except RuntimeError as error:  # capture unsupported for this engine: plain enqueues
+                    log.warning("graph %s: CUDA graph capture failed (%s); running without it", self.name, error)
+                    graph.append(None)
+            if graph[0] is None:
+                enqueue()
+            else:
+                graph[0].launch()
+
+        return replay
+
+    def close(self) -> None:
+        self.save_runtime_cache()
+        for graph in self._graphs:
+            graph.close()
+        self._graphs.clear()
+        self._contexts.clear()
+        self.engine = None
+
+
+class TensorRTBackend(Backend):
+    """Every engine of a bundle on one CUDA stream, after checking they were built for this machine."""
+
+    name = "tensorrt"
+    device = "cuda:0"
+
+    def __init__(self, bundle, cuda_graphs: bool = False):
+        self.bundle = bundle
+        self.flavour = engine_flavour(bundle)
+        self.engines = check_bundle_engines(bundle)
         self.stream = _check(cudart.cudaStreamCreate())
-        self.input_names, self.output_names = [], []
-        self.host: dict[str, _PinnedArray] = {}
-        self.device: dict[str, int] = {}
-        for i in range(self.engine.num_io_tensors):
-            name = self.engine.get_tensor_name(i)
-            shape = tuple(self.engine.get_tensor_shape(name))
-            if any(d < 0 for d in shape):
-                raise UserError(f"{path}: tensor {name} has a dynamic shape {shape}; edge-moe engines are static")
-            dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name)))
-            is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            (self.input_names if is_input else self.output_names).append(name)
-            self.host[name] = _PinnedArray(shape, dtype)
-            self.device[name] = _check(cudart.cudaMalloc(self.host[name].nbytes))
-            self.context.set_tensor_address(name, int(self.device[name]))
+        self.cuda_graphs = cuda_graphs
+        self._sessions: list[TensorRTGraph] = []
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        to_device = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-        to_host = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        for name in self.input_names:
-            host = self.host[name]
-            np.copyto(host.array, feeds[name].reshape(host.array.shape), casting="same_kind")
-            _check(cudart.cudaMemcpyAsync(self.device[name], host.pointer, host.nbytes, to_device, self.stream))
-        if not self.context.execute_async_v3(self.stream):
-            raise RuntimeError("TensorRT execute_async_v3 failed")
-        for name in self.output_names:
-            host = self.host[name]
-            _check(cudart.cudaMemcpyAsync(host.pointer, self.device[name], host.nbytes, to_host, self.stream))
+    def open(self, graph: str) -> GraphSession:
+        cache = RUNTIME_CACHE_DIR / f"{self.bundle.engines[graph]['sha256'][:24]}.bin" if self.flavour.runtime_cache else None
+        session = TensorRTGraph(graph, self.engines[graph], self.flavour.name, self.stream, self.cuda_graphs, cache)
+        self._sessions.append(session)
+        return session
+
+    def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> DeviceBuffer:
+        try:
+            return CudaBuffer(name, shape, dtype, self.stream)
+        except RuntimeError as error:
+            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            raise UserError(f"{self.bundle.root}: cannot allocate {nbytes / 2**20:.1f} MiB of GPU memory for tensor {name} ({error})") from None
+
+    def synchronize(self) -> None:
         _check(cudart.cudaStreamSynchronize(self.stream))
-        self._save_runtime_cache()
-        return {name: self.host[name].array.copy() for name in self.output_names}
 
-    def _save_runtime_cache(self) -> None:
-        """After the first run every kernel is compiled: keep them for the next start (once per session)."""
-        if self.runtime_cache is None or self.cache_saved:
+    def warmed_up(self) -> None:
+        """After the first frames every kernel is compiled: keep TensorRT-RTX's runtime caches for the next start."""
+        for session in self._sessions:
+            session.save_runtime_cache()
+
+    def describe(self) -> str:
+        return f"{self.flavour.label} {tensorrt_module(self.flavour.name).__version__} on {gpu_name()}" + (" + CUDA graphs" if self.cuda_graphs else "")
+
+    def close(self) -> None:
+        if self.stream is None:
             return
-        serialized = bytes(self.runtime_cache.serialize())
-        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.cache_file, lambda tmp: tmp.write_bytes(serialized))
-        self.cache_saved = True
-
-    def __del__(self) -> None:
-        for name, pointer in getattr(self, "device", {}).items():
-            cudart.cudaFree(pointer)
-        for host in getattr(self, "host", {}).values():
-            host.free()
-        if getattr(self, "stream", None) is not None:
-            cudart.cudaStreamDestroy(self.stream)
+        self.synchronize()
+        for session in self._sessions:
+            session.close()
+        cudart.cudaStreamDestroy(self.stream)
+        self.stream = None

@@ -31,6 +31,11 @@ def test_bench_json_has_every_configuration(capsys):
         assert cost.base_flops + sum(min(l.expert_flops) * l.top_k for l in cost.layers) - 1e3 <= sparse
         assert sparse <= cost.active_flops + 1e3  # exactly K experts per layer, never more
     assert rows[("torch", "sparse")]["executed_gflops"] == rows[("onnxruntime", "sparse")]["executed_gflops"]
+    # feature maps stay in the executor's buffers: only the frame, the routing and the outputs cross
+    frame, anchors, routing = 3 * 64 * 64 * 4, 8 * 8 + 4 * 4 + 2 * 2, 4 * 2 * (8 + 4)
+    for routing_kind in ("sparse", "dense"):
+        assert rows[("onnxruntime", routing_kind)]["host_bytes_per_frame"] == frame + anchors * (4 + 3) * 4 + routing
+    assert rows[("torch", "sparse")]["host_bytes_per_frame"] is None  # torch on the CPU moves nothing
 
 
 def test_bench_bundle_and_bad_requests(pico_bundles, capsys):

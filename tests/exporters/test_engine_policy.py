@@ -181,6 +181,8 @@ def fake_tensorrt(monkeypatch):
     monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cudart)
     name = "edge_moe.runtime.backends.tensorrt_session"
     saved = sys.modules.pop(name, None)
+    if hasattr(backends, "tensorrt_session"):  # an earlier test imported the real one: import afresh over the fakes
+        delattr(backends, "tensorrt_session")
     yield trt, cudart
     sys.modules.pop(name, None)
     if hasattr(backends, "tensorrt_session"):

@@ -96,7 +96,7 @@ def test_compute_capabilities_are_recorded_and_checked_at_load(pico_bundles, tmp
 
 def test_an_engine_altered_after_the_build_is_refused_at_load(pico_bundles, tmp_path):
     from edge_moe.runtime import Detector
-    from edge_moe.runtime.backends.tensorrt_session import TensorRTSession
+    from edge_moe.runtime.backends.tensorrt_session import load_engine
 
     bundle = copy(pico_bundles["dense"], tmp_path)
     build(bundle, fp16=False)
@@ -107,7 +107,7 @@ def test_an_engine_altered_after_the_build_is_refused_at_load(pico_bundles, tmp_
     # the header check TensorRT-RTX does before deserialising catches a broken plan even with a matching hash
     engine.write_bytes(b"not an engine" * 16)
     with pytest.raises(UserError, match=r"is invalid here \(malformed_engine\); rebuild it with `edge-moe build-engine"):
-        TensorRTSession(engine, flavour="tensorrt-rtx")
+        load_engine(engine, flavour="tensorrt-rtx")
 
 
 def test_io_check_catches_a_graph_that_is_not_the_manifests(pico_bundles, tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.backends.base import open_session
+from edge_moe.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
 from edge_moe.runtime.bundle import load_bundle
 from edge_moe.runtime.plan import PlanExecutor
 
@@ -79,17 +79,25 @@ def test_only_the_chosen_experts_run(exported):
     _, sparse, _ = exported
     calls: Counter = Counter()
 
-    class Counting:
-        def __init__(self, session, name):
-            self.session, self.name = session, name
-            self.input_names, self.output_names = session.input_names, session.output_names
+    class CountingBackend(OnnxRuntimeBackend):
+        def open(self, graph):
+            session = super().open(graph)
+            bind = session.bind
 
-        def run(self, feeds):
-            calls[self.name] += 1
-            return self.session.run(feeds)
+            def counting_bind(inputs, outputs):
+                run = bind(inputs, outputs)
 
-    executor = PlanExecutor(sparse, lambda name, path: Counting(open_session(path, "onnxruntime", spin=False), name))
-    result = executor(images(1)[0])
+                def counted():
+                    calls[graph] += 1
+                    run()
+
+                return counted
+
+            session.bind = counting_bind
+            return session
+
+    with PlanExecutor(sparse, CountingBackend(sparse)) as executor:
+        result = executor(images(1)[0])
     experts = {name: n for name, n in calls.items() if ".expert" in name}
     layers = sparse.moe_layers
     assert sum(experts.values()) == sum(layer["top_k"] for layer in layers)
@@ -106,28 +114,44 @@ def test_bad_calls_are_user_errors(exported):
             executor(images(1)[0], top_k=3)
         with pytest.raises(UserError, match="top_k"):
             executor(images(1)[0], top_k=0)
-        with pytest.raises(UserError, match=r"shape \[1, 3, 64, 64\]"):
+        with pytest.raises(UserError, match=r"must be \[1, 3, 64, 64\] float32, got \[1, 3, 32, 32\] float32"):
             executor(np.zeros((1, 3, 32, 32), np.float32))
 
 
-def test_the_default_opener_is_session_opener_with_one_thread_pool_rule(exported, monkeypatch):
+def test_the_default_backend_has_one_thread_pool_rule(exported):
     """Multi-graph bundles get sleeping ORT pools, single-graph ones spinning pools; fp16 opens the FP16 graphs."""
-    import edge_moe.runtime.backends.select as select
-
     _, sparse, dense = exported
-    opened = []
-
-    def fake_open(path, backend, **kwargs):
-        opened.append((path, kwargs))
-        return open_session(path, backend, **kwargs)
-
-    monkeypatch.setattr(select, "open_session", fake_open)
-    PlanExecutor(dense)
-    assert len(opened) == 1 and opened[0][1]["spin"] is True
-    opened.clear()
-    PlanExecutor(sparse, select.session_opener(sparse, "onnxruntime", threads=1, precision="fp16"))
-    assert len(opened) == len(sparse.graphs) > 1
-    assert all(kwargs["spin"] is False and kwargs["threads"] == 1 for _, kwargs in opened)
-    assert {path for path, _ in opened} == {sparse.graph_path(name, "fp16") for name in sparse.graphs}
+    with PlanExecutor(dense) as executor:
+        assert executor.backend.spin
+    backend = OnnxRuntimeBackend(sparse, threads=1, precision="fp16")
+    assert not backend.spin and backend.options.intra_op_num_threads == 1
+    assert backend.options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with PlanExecutor(sparse, backend) as executor:
+        paths = {session.session._model_path for session in executor.sessions.values()}
+    assert paths == {str(sparse.graph_path(name, "fp16")) for name in sparse.graphs}
     with pytest.raises(UserError, match="unknown precision"):
-        select.session_opener(sparse, "onnxruntime", precision="int8")
+        OnnxRuntimeBackend(sparse, precision="int8")
+
+
+@pytest.mark.parametrize("which", ["sparse", "dense"])
+def test_host_bytes_are_the_frame_routing_and_outputs_only(exported, which):
+    """Feature maps stay in the backend's buffers: per frame only the frame goes in and routing + outputs come out."""
+    _, sparse, dense = exported
+    bundle = sparse if which == "sparse" else dense
+    with PlanExecutor(bundle) as executor:
+        result = executor(images(1)[0])
+        frame = 3 * IMGSZ * IMGSZ * 4
+        outputs = result.boxes.nbytes + result.scores.nbytes
+        routing = sum(layer["top_k"] * (8 + 4) for layer in bundle.moe_layers)  # int64 ids + float32 weights
+        assert result.host_bytes == frame + outputs + routing
+        assert executor(images(1)[0], top_k=1).host_bytes <= frame + outputs + 2 * routing  # K' < K writes weights back
+        assert executor.memory.nbytes > result.host_bytes  # the feature maps never crossed
+
+
+def test_executor_close_frees_buffers_and_rejects_wrong_frames(exported):
+    _, sparse, _ = exported
+    executor = PlanExecutor(sparse)
+    with pytest.raises(UserError, match=r"plan input must be \[1, 3, 64, 64\] float32, got \[1, 3, 64, 64\] uint8"):
+        executor(np.zeros((1, 3, IMGSZ, IMGSZ), np.uint8))
+    executor.close()
+    assert executor.memory.buffers == {} and executor.sessions == {}

@@ -1,0 +1,150 @@
+"""ONNX Runtime backend: CPU, CUDA and TensorRT execution providers, graphs run through IOBinding.
+
+Every graph input and output is bound once to an ``OrtValue`` the backend allocated: on the CPU
+provider a numpy array shared with ONNX Runtime (no copy), on the CUDA / TensorRT providers device
+memory, so feature maps never come back to the host between graphs. With ``cuda_graphs`` the CUDA
+provider captures each bound call once and replays it (``gpu_graph_id`` per binding).
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from edge_moe.errors import UserError, first_line
+from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer, GraphSession
+
+# Preferred order when the caller does not choose; only the available ones are used.
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+def pick_providers(requested: Optional[Sequence[str]] = None) -> list[str]:
+    available = ort.get_available_providers()
+    if requested:
+        missing = [p for p in requested if p not in available]
+        if missing:
+            raise UserError(f"ONNX Runtime providers {missing} are not available here; available: {available}")
+        return list(requested)
+    return [p for p in DEFAULT_PROVIDERS if p in available]
+
+
+def _numpy_dtype(onnx_type: str) -> np.dtype:
+    """``tensor(float)`` -> float32, ``tensor(int64)`` -> int64, ..."""
+    name = onnx_type.removeprefix("tensor(").removesuffix(")")
+    return np.dtype({"float": "float32", "double": "float64", "float16": "float16"}.get(name, name))
+
+
+class OrtBuffer(DeviceBuffer):
+    """An OrtValue: over a numpy array on the CPU (shared, no copy), in device memory on CUDA."""
+
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: np.dtype, device: str):
+        super().__init__(name, shape, dtype, device)
+        zeros = np.zeros(self.shape, self.dtype)
+        if device == "cpu":
+            self.host = zeros
+            self.value = ort.OrtValue.ortvalue_from_numpy(self.host)
+        else:
+            self.host = None
+            self.value = ort.OrtValue.ortvalue_from_shape_and_type(list(self.shape), self.dtype, "cuda", int(device.split(":")[1]))
+            self.value.update_inplace(zeros)
+
+    def write(self, array: np.ndarray) -> None:
+        if self.host is not None:
+            np.copyto(self.host, array.reshape(self.shape), casting="same_kind")
+        else:
+            self.value.update_inplace(np.ascontiguousarray(array, self.dtype).reshape(self.shape))
+
+    def read(self) -> np.ndarray:
+        return self.host.copy() if self.host is not None else self.value.numpy()
+
+    def close(self) -> None:
+        self.value = self.host = None
+
+
+class OrtGraph(GraphSession):
+    def __init__(self, name: str, path: Path, options: ort.SessionOptions, providers: list, cuda_graphs: bool):
+        if not path.is_file():
+            raise UserError(f"{path}: ONNX graph not found")
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as error:  # ORT raises its own exception types for invalid graphs
+            raise UserError(f"{path}: ONNX Runtime could not load the graph: {first_line(error)}") from None
+        self.name = name
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        self.input_names = [i.name for i in inputs]
+        self.output_names = [o.name for o in outputs]
+        self.tensors = {t.name: (tuple(t.shape), _numpy_dtype(t.type)) for t in (*inputs, *outputs)}
+        self.cuda_graphs = cuda_graphs
+        self._graph_ids = itertools.count()
+
+    def bind(self, inputs: Mapping[str, DeviceBuffer], outputs: Mapping[str, DeviceBuffer]) -> BoundRun:
+        binding = self.session.io_binding()
+        for name in self.input_names:
+            binding.bind_ortvalue_input(name, inputs[name].value)
+        for name in self.output_names:
+            binding.bind_ortvalue_output(name, outputs[name].value)
+        run_options = ort.RunOptions()
+        if self.cuda_graphs:  # one captured CUDA graph per binding: its buffer addresses are fixed
+            run_options.add_run_config_entry("gpu_graph_id", str(next(self._graph_ids)))
+        session = self.session
+
+        def run() -> None:
+            session.run_with_iobinding(binding, run_options)
+
+        return run
+
+    def close(self) -> None:
+        self.session = None
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime for every graph of a bundle.
+
+    ``precision="fp16"`` runs the bundle's FP16-weights graphs. ``threads``: intra-op threads (0: ORT's default).
+    ``spin``: whether idle pool threads spin (None: the rule below).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, bundle, providers: Optional[Sequence[str]] = None, threads: int = 0, precision: str = "fp32",
+                 cuda_graphs: bool = False, spin: Optional[bool] = None):
+        if precision not in ("fp32", "fp16"):
+            raise UserError(f"unknown precision {precision!r}; expected 'fp32' or 'fp16'")
+        self.bundle = bundle
+        self.precision = precision
+        self.providers = pick_providers(providers)
+        on_gpu = self.providers[0] in GPU_PROVIDERS
+        self.device = "cuda:0" if on_gpu else "cpu"
+        self.cuda_graphs = cuda_graphs and self.providers[0] == "CUDAExecutionProvider"
+        self.options = ort.SessionOptions()
+        self.options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            self.options.intra_op_num_threads = threads
+        # The one place the thread-pool rule lives. A multi-graph (sparse) bundle runs many small graphs in turn, and
+        # ORT's default spinning pools, one per session, then starve the next graph of cores (measured 4-5x slower,
+        # README "Runtime"); so multi-graph bundles get sleeping pools and single-graph bundles keep spinning ones.
+        self.spin = len(bundle.graphs) == 1 if spin is None else spin
+        if not self.spin:
+            self.options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._providers_with_options = [
+            (p, {"enable_cuda_graph": "1"}) if p == "CUDAExecutionProvider" and self.cuda_graphs else p for p in self.providers
+        ]
+
+    def open(self, graph: str) -> GraphSession:
+        return OrtGraph(graph, self.bundle.graph_path(graph, self.precision), self.options, self._providers_with_options,
+                        self.cuda_graphs)
+
+    def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> DeviceBuffer:
+        try:
+            return OrtBuffer(name, shape, dtype, self.device)
+        except (RuntimeError, MemoryError) as error:
+            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            raise UserError(f"{self.bundle.root}: cannot allocate {nbytes / 2**20:.1f} MiB for tensor {name} on "
+                            f"{self.device} ({first_line(error)})") from None
+
+    def describe(self) -> str:
+        return f"onnxruntime {self.providers[0]}" + (" + CUDA graphs" if self.cuda_graphs else "")

@@ -1,0 +1,87 @@
+"""The executor's memory plan: one buffer per named tensor of the plan, sized from the manifest's static shapes.
+
+Every tensor a bundle's graphs exchange has a name (``images``, ``{layer}.x``, ``{layer}.y{k}``,
+``{layer}.ids``, ``{layer}.weights``, carried features, ``boxes``, ``scores``, ...) and one static
+shape, so all of them are allocated once, at load, on the backend's device. Expert graphs have
+local names (``x`` -> ``y``): the plan's experts step maps them to the layer's input and to the
+slot buffers, whose shapes must agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from edge_moe.errors import UserError
+from edge_moe.runtime.backends.base import Backend, DeviceBuffer
+
+
+@dataclass(frozen=True)
+class TensorSlot:
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+def _slots(where: str, graph: str, entries: Iterable[dict]) -> list[TensorSlot]:
+    slots = []
+    for entry in entries:
+        try:
+            shape = tuple(int(d) for d in entry["shape"])
+            slots.append(TensorSlot(str(entry["name"]), shape, np.dtype(entry["dtype"])))
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{where}: graphs.{graph} has an invalid tensor entry {entry!r} (expected {{name, shape, dtype}})") from None
+    return slots
+
+
+def tensor_slots(bundle) -> dict[str, TensorSlot]:
+    """Every named tensor of the plan with its shape and dtype; disagreeing declarations are a UserError."""
+    where = f"{bundle.root}/manifest.json"
+    slots: dict[str, TensorSlot] = {}
+
+    def add(slot: TensorSlot, graph: str) -> None:
+        known = slots.setdefault(slot.name, slot)
+        if (known.shape, known.dtype) != (slot.shape, slot.dtype):
+            raise UserError(f"{where}: tensor {slot.name} is {list(slot.shape)} {slot.dtype} in graphs.{graph} but "
+                            f"{list(known.shape)} {known.dtype} elsewhere; re-export the bundle")
+
+    for step in bundle.plan["steps"]:
+        if "run" in step:
+            entry = bundle.graphs[step["run"]]
+            for slot in _slots(where, step["run"], [*entry.get("inputs", []), *entry.get("outputs", [])]):
+                add(slot, step["run"])
+            continue
+        for graph in step["graphs"]:  # every expert: x -> y, mapped onto the layer's input and slots
+            entry = bundle.graphs[graph]
+            (x,), (y,) = _slots(where, graph, entry.get("inputs", [])), _slots(where, graph, entry.get("outputs", []))
+            add(TensorSlot(step["input"], x.shape, x.dtype), graph)
+            for output in step["outputs"]:
+                add(TensorSlot(output, y.shape, y.dtype), graph)
+    return slots
+
+
+class MemoryPlan:
+    """The buffers of one executor, allocated once on ``backend`` and freed by ``close``."""
+
+    def __init__(self, bundle, backend: Backend):
+        self.slots = tensor_slots(bundle)
+        self.buffers: dict[str, DeviceBuffer] = {}
+        try:
+            for slot in self.slots.values():
+                self.buffers[slot.name] = backend.allocate(slot.name, slot.shape, slot.dtype)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def nbytes(self) -> int:
+        return sum(buffer.nbytes for buffer in self.buffers.values())
+
+    def __getitem__(self, name: str) -> DeviceBuffer:
+        return self.buffers[name]
+
+    def close(self) -> None:
+        for buffer in self.buffers.values():
+            buffer.close()
+        self.buffers.clear()
