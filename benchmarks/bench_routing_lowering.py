@@ -1,5 +1,5 @@
 """Which sparse lowering to ship: segmented plan vs one graph with ONNX ``If`` nodes vs dense, timed
-in turns at batch 1 on ONNX Runtime CPU, each with spinning and sleeping thread pools.
+in turns at batch 1 on ONNX Runtime CPU (every session on the runtime's shared thread pool).
 
     .venv/bin/python benchmarks/bench_routing_lowering.py --model esmoe-n-e8 --imgsz 640 --iters 30
 
@@ -22,7 +22,6 @@ from edge_moe.exporters.graphs import lower
 from edge_moe.exporters.if_form import if_form
 from edge_moe.exporters.onnx_graph import DEFAULT_OPSET
 from edge_moe.exporters.parity import parity_images
-from edge_moe.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
 from edge_moe.runtime.bundle import load_bundle
 from edge_moe.runtime.plan import PlanExecutor
 
@@ -50,10 +49,9 @@ def main() -> None:
             root = Path(scratch) / str(i)
             write_bundle(lowered, root, model, names, source, args.imgsz, DEFAULT_OPSET, fp16=False)
             bundle = load_bundle(root)
-            for spin in (True, False):
-                executors[(label, spin)] = PlanExecutor(bundle, OnnxRuntimeBackend(bundle, spin=spin))
+            executors[label] = PlanExecutor(bundle)
         images = parity_images(8, args.imgsz)
-        reference = [executors[("dense (one graph, all experts)", True)](images[i : i + 1]) for i in range(len(images))]
+        reference = [executors["dense (one graph, all experts)"](images[i : i + 1]) for i in range(len(images))]
         times = {key: [] for key in executors}
         for turn in tqdm(range(-1, args.iters // BLOCK), desc="bench lowerings", leave=False):
             for key, executor in executors.items():  # blocks of BLOCK frames, forms in turn
@@ -65,13 +63,13 @@ def main() -> None:
                         times[key].append((time.perf_counter() - start) * 1000)
                     diff = float(np.abs(result.boxes - reference[i].boxes).max())
                     assert diff < 1e-3, f"{key}: boxes differ from dense by {diff}"
-    dense = np.percentile(times[("dense (one graph, all experts)", True)], 50)
+    dense = np.percentile(times["dense (one graph, all experts)"], 50)
     print(f"{args.model} at {args.imgsz}, ONNX Runtime CPU, batch 1, {args.iters} frames each, in turns of {BLOCK}")
-    print("| lowering | ORT thread pools | p50 ms | p95 ms | vs dense (spinning) |")
-    print("|---|---|---:|---:|---:|")
-    for (label, spin), ms in times.items():
+    print("| lowering | p50 ms | p95 ms | vs dense |")
+    print("|---|---:|---:|---:|")
+    for label, ms in times.items():
         p50, p95 = np.percentile(ms, 50), np.percentile(ms, 95)
-        print(f"| {label} | {'spinning' if spin else 'sleeping'} | {p50:.1f} | {p95:.1f} | {p50 / dense:.2f}x |")
+        print(f"| {label} | {p50:.1f} | {p95:.1f} | {p50 / dense:.2f}x |")
 
 
 if __name__ == "__main__":

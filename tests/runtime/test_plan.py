@@ -118,14 +118,13 @@ def test_bad_calls_are_user_errors(exported):
             executor(np.zeros((1, 3, 32, 32), np.float32))
 
 
-def test_the_default_backend_has_one_thread_pool_rule(exported):
-    """Multi-graph bundles get sleeping ORT pools, single-graph ones spinning pools; fp16 opens the FP16 graphs."""
-    _, sparse, dense = exported
-    with PlanExecutor(dense) as executor:
-        assert executor.backend.spin
-    backend = OnnxRuntimeBackend(sparse, threads=1, precision="fp16")
-    assert not backend.spin and backend.options.intra_op_num_threads == 1
-    assert backend.options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+def test_every_session_shares_one_thread_pool_and_fp16_opens_the_fp16_graphs(exported, caplog):
+    """ONNX Runtime's pool is the process's: every session uses it, and a later thread count is logged, not applied."""
+    _, sparse, _ = exported
+    with PlanExecutor(sparse) as executor:
+        assert executor.backend.shared_pool and not executor.backend.options.use_per_session_threads
+    backend = OnnxRuntimeBackend(sparse, threads=7, precision="fp16")
+    assert backend.shared_pool and "threads=7 ignored" in caplog.text
     with PlanExecutor(sparse, backend) as executor:
         paths = {session.session._model_path for session in executor.sessions.values()}
     assert paths == {str(sparse.graph_path(name, "fp16")) for name in sparse.graphs}
