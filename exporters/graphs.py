@@ -10,6 +10,7 @@ from torch import Tensor
 
 from edge_moe.exporters.lowering import Combine, DenseGraph, Expert, Segment, routed_layers, segment_specs
 from edge_moe.exporters.onnx_graph import export_graph
+from edge_moe.runtime import names
 
 ROUTINGS = ("sparse", "dense")
 
@@ -54,13 +55,13 @@ def lower(
     model = model.eval()
     images = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))  # (1, 3, H, W)
     layers = routed_layers(model)
+    masks = {names.slot_mask(l.name): torch.ones(1, l.top_k) for l in layers}  # (1, K): the exported K
+    slot_masks = {l.name: names.slot_mask(l.name) for l in layers}
     if routing == "dense" or not layers:
         module = DenseGraph(model)
-        env = {"images": images, **{f"{l.name}.slot_mask": torch.ones(1, l.top_k) for l in layers}}
-        graph = _graph("model", module, env, module.input_names, module.output_names, opset, metadata)
-        plan = {"steps": [{"run": "model"}], "slot_masks": {l.name: f"{l.name}.slot_mask" for l in layers}}
-        return Lowered(routing, "dense", [graph], plan)
-    env: dict[str, Tensor] = {"images": images}
+        graph = _graph("model", module, {"images": images, **masks}, module.input_names, module.output_names, opset, metadata)
+        return Lowered(routing, "dense", [graph], {"steps": [{"run": "model"}], "slot_masks": slot_masks})
+    env: dict[str, Tensor] = {"images": images, **masks}
     graphs, steps = [], []
     bar = tqdm(total=len(layers) + 1 + sum(l.num_experts for l in layers), desc=f"export {routing}", disable=not progress, leave=False)
     by_name = {layer.name: layer for layer in layers}
@@ -68,30 +69,29 @@ def lower(
         if spec.after is not None:
             layer = by_name[spec.after]
             expert_graphs = []
-            ids = env[f"{layer.name}.ids"][0].tolist()
+            ids = env[names.ids(layer.name)][0].tolist()
             for e, expert in enumerate(layer.experts):
-                name = f"{layer.name}.expert{e}"
-                scratch = {"x": env[f"{layer.name}.x"]}
+                name = names.expert_graph(layer.name, e)
+                scratch = {"x": env[names.moe_input(layer.name)]}
                 graphs.append(_graph(name, Expert(expert), scratch, ["x"], ["y"], opset, metadata))
                 expert_graphs.append(name)
                 bar.update()
                 if e in ids:
-                    env[f"{layer.name}.y{ids.index(e)}"] = scratch["y"]
-            weights = env[f"{layer.name}.weights"]
-            env[f"{layer.name}.mixed"] = sum(env[f"{layer.name}.y{k}"] * weights[0, k] for k in range(layer.top_k))
+                    env[names.slot(layer.name, ids.index(e))] = scratch["y"]
+            weights = env[names.weights(layer.name)]
+            env[names.mixed(layer.name)] = sum(env[names.slot(layer.name, k)] * weights[0, k] for k in range(layer.top_k))
             steps.append({
                 "experts": layer.name,
                 "graphs": expert_graphs,
-                "input": f"{layer.name}.x",
-                "ids": f"{layer.name}.ids",
-                "weights": f"{layer.name}.weights",
-                "combine": combine,
-                "outputs": [f"{layer.name}.y{k}" for k in range(layer.top_k)],
-                "mixed": f"{layer.name}.mixed",
+                "input": names.moe_input(layer.name),
+                "ids": names.ids(layer.name),
+                "weights": names.weights(layer.name),
+                "outputs": [names.slot(layer.name, k) for k in range(layer.top_k)],
+                "mixed": names.mixed(layer.name),  # the If form's combined input (benchmarks/bench_routing_lowering.py)
             })
         name = f"segment{spec.index}"
         graphs.append(_graph(name, Segment(model, spec, combine), env, spec.inputs, spec.outputs, opset, metadata))
         steps.append({"run": name})
         bar.update()
     bar.close()
-    return Lowered(routing, "segmented", graphs, {"steps": steps})
+    return Lowered(routing, "segmented", graphs, {"steps": steps, "slot_masks": slot_masks})

@@ -100,10 +100,12 @@ def if_form(segmented: Lowered, opset: int) -> Lowered:
             nodes.append(helper.make_node("If", [f"{tag}.cond"], [f"{tag}.y"], then_branch=then_branch, else_branch=else_branch, name=f"{tag}/If"))
             branch_outputs.append(f"{tag}.y")
         nodes.append(helper.make_node("Sum", branch_outputs, [step["mixed"]], name=f"{layer}/Sum"))
-    images = graphs["segment0"].inputs
-    graph = helper.make_graph(nodes, "edge_moe_if", [_value(i["name"], i) for i in images], [_value(o["name"], o) for o in outputs], initializers)
+    produced = {name for node in nodes for name in node.output}
+    inputs = list({i["name"]: i for g in segmented.graphs if g.name.startswith("segment") for i in g.inputs if i["name"] not in produced}.values())
+    graph = helper.make_graph(nodes, "edge_moe_if", [_value(i["name"], i) for i in inputs], [_value(o["name"], o) for o in outputs], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edge-moe")
     model.ir_version = graphs["segment0"].model.ir_version
     metadata = {p.key: p.value for p in graphs["segment0"].model.metadata_props}
     set_metadata(model, {**metadata, "edge_moe.graph": "model", "edge_moe.lowering": "if"})
-    return Lowered(segmented.routing, "if", [Graph("model", model, images, outputs)], {"steps": [{"run": "model"}]})
+    plan = {"steps": [{"run": "model"}], "slot_masks": segmented.plan.get("slot_masks", {})}
+    return Lowered(segmented.routing, "if", [Graph("model", model, inputs, outputs)], plan)

@@ -10,8 +10,11 @@ box decoding, a classifier's softmax).
   router chose and feeds their outputs (``y0..y{K-1}``) and weights into the next segment, which
   does the weighted combine, the post-activation and the residual in-graph.
 - dense: the same segments composed with all experts computed and weights masked to the top-K,
-  in one graph. A ``slot_mask`` input (1, K) per MoE layer lets the runtime keep only the first
-  K' <= K slots (renormalised), the same compute-budget knob the sparse plan offers.
+  in one graph.
+
+Either way the segment that routes an MoE layer takes a ``slot_mask`` input (1, K) and returns the
+weights masked and renormalised over the kept slots: the runtime's K' <= K is a mask it writes once,
+and the weights go from graph to graph without the host touching them.
 
 Tensor names shared by graphs and the plan: ``{layer}.x`` (MoE input), ``{layer}.ids`` (1, K)
 int64, ``{layer}.weights`` (1, K) float32, ``{layer}.y{k}`` (expert output of slot k),
@@ -29,6 +32,7 @@ from torch import Tensor, nn
 from edge_moe.models.program import Program, collect, live_after
 from edge_moe.moe import MoELayer, Routing, moe_execution
 from edge_moe.moe.layer import per_row
+from edge_moe.runtime import names
 
 Combine = Literal["slots", "mixed"]
 
@@ -81,20 +85,27 @@ class Segment(nn.Module):
             step = steps[self.spec.stop]
             layer, x = step.moe, env[step.inputs[0]]
             routing = layer.route(x)
-            env.update({f"{layer.name}.x": x, f"{layer.name}.ids": routing.ids, f"{layer.name}.weights": routing.weights})
+            weights = masked_weights(routing.weights, env[names.slot_mask(layer.name)])
+            env.update({names.moe_input(layer.name): x, names.ids(layer.name): routing.ids, names.weights(layer.name): weights})
         return collect(env, self.spec.outputs)
+
+
+def masked_weights(weights: Tensor, mask: Tensor) -> Tensor:
+    """(1, K) routing weights with the slots the (1, K) mask drops zeroed and the kept ones renormalised."""
+    masked = weights * mask
+    return masked / masked.sum(dim=-1, keepdim=True)
 
 
 def finish_moe(layer: MoELayer, named: dict[str, Tensor], combine: Combine) -> Tensor:
     """The MoE layer's output from its input and the chosen experts' outputs: x + post(sum_k w_k y_k)."""
-    x = named[f"{layer.name}.x"]
+    x = named[names.moe_input(layer.name)]
     if combine == "mixed":
-        mixed = named[f"{layer.name}.mixed"]
+        mixed = named[names.mixed(layer.name)]
     else:
-        weights = named[f"{layer.name}.weights"]  # (1, K)
+        weights = named[names.weights(layer.name)]  # (1, K)
         mixed = 0
         for k in range(layer.top_k):
-            y = named[f"{layer.name}.y{k}"]  # (1, ...) any rank
+            y = named[names.slot(layer.name, k)]  # (1, ...) any rank
             mixed = mixed + y * per_row(weights[:, k], y)
     y = layer.post(mixed)
     return x + y if layer.residual else y
@@ -132,7 +143,8 @@ def segment_specs(model: nn.Module, combine: Combine = "slots") -> list[SegmentS
             outputs = list(program.deploy_outputs or program.outputs)
         else:
             carried = [name for name in live_after(program, cuts[index]) if name not in inputs]
-            outputs = carried + [f"{layer.name}.x", f"{layer.name}.ids", f"{layer.name}.weights"]
+            outputs = carried + [names.moe_input(layer.name), *names.routing(layer.name)]
+            inputs = inputs + [names.slot_mask(layer.name)]
         start = cuts[index - 1] + 1 if index else 0
         stop = cuts[index] if layer is not None else len(program.steps)
         specs.append(SegmentSpec(index, previous.name if previous else None, layer.name if layer else None, start, stop, inputs, outputs))
@@ -141,8 +153,8 @@ def segment_specs(model: nn.Module, combine: Combine = "slots") -> list[SegmentS
 
 def moe_inputs(layer: MoELayer, combine: Combine) -> list[str]:
     if combine == "mixed":
-        return [f"{layer.name}.x", f"{layer.name}.mixed"]
-    return [f"{layer.name}.x", *(f"{layer.name}.y{k}" for k in range(layer.top_k)), f"{layer.name}.weights"]
+        return [names.moe_input(layer.name), names.mixed(layer.name)]
+    return [names.moe_input(layer.name), *(names.slot(layer.name, k) for k in range(layer.top_k)), names.weights(layer.name)]
 
 
 class DenseGraph(nn.Module):
@@ -159,23 +171,19 @@ class DenseGraph(nn.Module):
         self.specs = segment_specs(model, "mixed")
         self.segments = nn.ModuleList(Segment(model, spec, "mixed") for spec in self.specs)
         self.layers = program.moe_layers
-        self.input_names = list(program.inputs) + [f"{layer.name}.slot_mask" for layer in self.layers]
+        self.input_names = list(program.inputs) + [names.slot_mask(layer.name) for layer in self.layers]
         outputs = list(program.deploy_outputs or program.outputs)
-        self.output_names = outputs + [f"{layer.name}.{kind}" for layer in self.layers for kind in ("ids", "weights")]
+        self.output_names = outputs + [name for layer in self.layers for name in names.routing(layer.name)]
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         env: dict[str, Tensor] = dict(zip(self.input_names, inputs))
         for segment, spec in zip(self.segments, self.specs):
-            if spec.after is not None:
+            if spec.after is not None:  # the segment before routed this layer: weights are masked already
                 layer = next(l for l in self.layers if l.name == spec.after)
-                mask = env[f"{layer.name}.slot_mask"]  # (1, K)
-                masked = env[f"{layer.name}.weights"] * mask
-                weights = masked / masked.sum(dim=-1, keepdim=True)  # (1, K) renormalised over kept slots
-                env[f"{layer.name}.weights"] = weights
-                x = env[f"{layer.name}.x"]
+                x = env[names.moe_input(layer.name)]
                 probs = x.new_zeros((1, layer.num_experts))  # only its shape is used by dense_weights()
-                routing = Routing(layer.name, probs, probs, env[f"{layer.name}.ids"], weights)
+                routing = Routing(layer.name, probs, probs, env[names.ids(layer.name)], env[names.weights(layer.name)])
                 with moe_execution(self.model, "dense"):
-                    env[f"{layer.name}.mixed"] = layer.mix(x, routing)
+                    env[names.mixed(layer.name)] = layer.mix(x, routing)
             env.update(zip(spec.outputs, segment(*(env[name] for name in spec.inputs))))
         return tuple(env[name] for name in self.output_names)

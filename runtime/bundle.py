@@ -20,7 +20,7 @@ from typing import Any, Optional
 from edge_moe.errors import UserError
 
 FORMAT = "edge-moe-bundle"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the graph that routes an MoE layer takes its slot mask (sparse plans too)
 MANIFEST = "manifest.json"
 MANIFEST_KEYS = (
     "format", "schema_version", "task", "model", "class_names", "input", "strides", "decoding",

@@ -11,9 +11,9 @@ Every named tensor has one buffer on the backend's device (:class:`~edge_moe.run
 allocated at load, and every graph is bound once to its buffers (an expert once per slot). Per frame
 only this crosses between the host and the backend, and it is counted (``PlanResult.host_bytes``):
 the frame in, each MoE layer's ids and weights out (the host needs the ids to choose the expert
-graphs), the final outputs out. Dense bundles have one ``run`` step and a ``slot_masks`` map
-(layer -> input name): the graph masks and renormalises the routing weights itself. Either way,
-``top_k=K'`` keeps the first K' of the exported K experts of every MoE layer and renormalises their weights.
+graphs), the final outputs out. ``top_k=K'`` keeps the first K' of the exported K experts of every
+MoE layer: the plan's ``slot_masks`` (layer -> input name) are (1, K) inputs of the graph that routes
+the layer, which masks and renormalises the weights itself, so K' is written once, not per frame.
 """
 from __future__ import annotations
 
@@ -48,13 +48,6 @@ class PlanResult:
     @property
     def scores(self) -> np.ndarray:
         return self.outputs["scores"]  # (1, A, nc) float32 sigmoid class scores
-
-
-def renormalise(weights: np.ndarray, keep: int) -> np.ndarray:
-    """(K,) weights -> (K,) with slots >= ``keep`` zeroed and the kept ones summing to 1."""
-    out = np.zeros_like(weights)
-    out[:keep] = weights[:keep] / weights[:keep].sum()
-    return out
 
 
 @dataclass
@@ -126,7 +119,7 @@ class PlanExecutor:
         return {layer["name"]: int(top_k) for layer in self.layers}
 
     def _set_slot_masks(self, keep: dict[str, int]) -> None:
-        """Dense graphs take K' as a (1, K) mask input: written when K' changes, not per frame."""
+        """The graph routing each layer takes K' as a (1, K) mask input: written when K' changes, not per frame."""
         if keep == self._masks_for:
             return
         for layer in self.layers:
@@ -141,21 +134,17 @@ class PlanExecutor:
         self._check_input(images)
         keep = self.top_k_per_layer(top_k)
         self._set_slot_masks(keep)
-        moved = [0]
+        self.input.write(images)
+        moved = [self.input.nbytes]
 
         def read(buffer: DeviceBuffer) -> np.ndarray:
             moved[0] += buffer.nbytes
             return buffer.read()
 
-        def write(buffer: DeviceBuffer, array: np.ndarray) -> None:
-            moved[0] += buffer.nbytes
-            buffer.write(array)
-
-        write(self.input, images)
         routing: dict[str, LayerRouting] = {}
         for step in self.steps:
             if isinstance(step, _ExpertsStep):
-                routing[step.layer] = self._run_experts(step, keep[step.layer], read, write)
+                routing[step.layer] = self._run_experts(step, keep[step.layer], read)
             else:
                 step()
         for layer in self.layers:  # dense: the graph computed the routing, read it after the run
@@ -167,12 +156,9 @@ class PlanExecutor:
         outputs = {name: read(self.memory[name]) for name in self.output_names}
         return PlanResult(outputs, [routing[layer["name"]] for layer in self.layers], moved[0])
 
-    def _run_experts(self, step: _ExpertsStep, keep: int, read: Callable, write: Callable) -> LayerRouting:
+    def _run_experts(self, step: _ExpertsStep, keep: int, read: Callable) -> LayerRouting:
         ids = read(step.ids).reshape(-1)  # (K,) int64: the host must know them to pick the expert graphs
-        weights = read(step.weights).reshape(-1)  # (K,) float32
-        if keep < len(weights):  # K' < K: the next graph mixes only the kept slots
-            weights = renormalise(weights, keep)
-            write(step.weights, weights.reshape(step.weights.shape))
+        weights = read(step.weights).reshape(-1)  # (K,) float32, masked to K' and renormalised in-graph
         for slot, expert in enumerate(ids[:keep]):
             step.calls[int(expert)][slot]()
         return LayerRouting(step.layer, ids[:keep].astype(np.int64), weights[:keep].astype(np.float32))

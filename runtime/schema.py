@@ -13,7 +13,7 @@ from typing import Any, Optional, Union
 from edge_moe.errors import UserError
 
 FORMAT = "edge-moe-bundle"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the graph that routes an MoE layer takes its slot mask (sparse plans too)
 ROUTINGS = ("sparse", "dense")
 TASKS = ("detect", "classify")
 DTYPES = ("float32", "float16", "int64", "int32", "uint8", "bool")

@@ -49,7 +49,7 @@ def pico(pico_bundles) -> Path:
 def test_manifest_describes_the_bundle(pico):
     bundle = load_bundle(pico)
     m = bundle.manifest
-    assert m["format"] == "edge-moe-bundle" and m["schema_version"] == 1 and m["task"] == "detect"
+    assert m["format"] == "edge-moe-bundle" and m["schema_version"] == 2 and m["task"] == "detect"
     assert m["input"]["shape"] == [1, 3, IMGSZ, IMGSZ] and m["input"]["color"] == "RGB"
     assert m["input"]["letterbox"]["pad_value"] == 114 and m["strides"] == [8, 16, 32]
     assert m["decoding"]["boxes"]["format"] == "xyxy" and "runtime" in m["decoding"]["nms"]

@@ -16,7 +16,7 @@ def make_bundle(root: Path, **overrides) -> Path:
     (root / "graphs" / "model.onnx").write_bytes(b"graph bytes")
     manifest = {
         "format": "edge-moe-bundle",
-        "schema_version": 1,
+        "schema_version": 2,
         "task": "detect",
         "model": "esmoe-pico",
         "class_names": ["a", "b", "c"],
@@ -73,7 +73,7 @@ def test_schema_errors_name_the_field(tmp_path):
     assert "format" in one_line_error(root)
     edit(root, lambda m: m.update(format="edge-moe-bundle", schema_version=99))
     assert "schema_version 99" in one_line_error(root)
-    edit(root, lambda m: (m.update(schema_version=1), m.pop("plan")))
+    edit(root, lambda m: (m.update(schema_version=2), m.pop("plan")))
     assert "missing field(s) ['plan']" in one_line_error(root)
     edit(root, lambda m: m.update(plan={"steps": [{"run": "nope"}]}, routing="dense"))
     assert "unknown graph" in one_line_error(root)

@@ -1,8 +1,8 @@
 """PlanExecutor on a fake backend: the executor's own logic, with no torch, ONNX or export.
 
 The fake "bundle" has one MoE layer of 3 experts (K=2): segment0 turns the image into ``x`` and
-routes it (ids and weights are part of the fake graph), expert e computes ``(e + 1) * x``, segment1
-mixes the two slots. Every bound call is logged, so what ran and which buffers it touched is visible.
+routes it (ids and weights are part of the fake graph, masked by the slot-mask input), expert e
+computes ``(e + 1) * x``, segment1 mixes the two slots. Every bound call is logged, so what ran and which buffers it touched is visible.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def spec(name: str, shape: list[int], dtype: str = "float32") -> dict:
 
 def fake_bundle(ids=(2, 0), weights=(0.75, 0.25)) -> Bundle:
     graphs = {
-        "segment0": {"inputs": [spec("images", [1, 3, 4, 4])],
+        "segment0": {"inputs": [spec("images", [1, 3, 4, 4]), spec(f"{LAYER}.slot_mask", [1, 2])],
                      "outputs": [spec(f"{LAYER}.x", SHAPE), spec(f"{LAYER}.ids", [1, 2], "int64"), spec(f"{LAYER}.weights", [1, 2])]},
         "segment1": {"inputs": [spec(f"{LAYER}.x", SHAPE), spec(f"{LAYER}.y0", SHAPE), spec(f"{LAYER}.y1", SHAPE), spec(f"{LAYER}.weights", [1, 2])],
                      "outputs": [spec("out", SHAPE)]},
@@ -37,7 +37,7 @@ def fake_bundle(ids=(2, 0), weights=(0.75, 0.25)) -> Bundle:
         {"experts": LAYER, "graphs": [f"{LAYER}.expert{e}" for e in range(3)], "input": f"{LAYER}.x",
          "ids": f"{LAYER}.ids", "weights": f"{LAYER}.weights", "outputs": [f"{LAYER}.y0", f"{LAYER}.y1"]},
         {"run": "segment1"},
-    ]}
+    ], "slot_masks": {LAYER: f"{LAYER}.slot_mask"}}
     manifest = {"input": {"name": "images", "shape": [1, 3, 4, 4]}, "graphs": graphs, "plan": plan,
                 "moe_layers": [{"name": LAYER, "experts": 3, "top_k": 2}], "routing": "sparse", "fake_routing": [ids, weights]}
     return Bundle(Path("/fake-bundle"), manifest)
@@ -70,7 +70,8 @@ class FakeGraph(GraphSession):
             if self.name == "segment0":
                 o[f"{LAYER}.x"][:] = i["images"].mean()
                 o[f"{LAYER}.ids"][:] = self.routing[0]
-                o[f"{LAYER}.weights"][:] = self.routing[1]
+                masked = np.asarray(self.routing[1], np.float32) * i[f"{LAYER}.slot_mask"]  # K' <= K, renormalised in-graph
+                o[f"{LAYER}.weights"][:] = masked / masked.sum()
             elif self.name == "segment1":
                 w = i[f"{LAYER}.weights"][0]
                 o["out"][:] = i[f"{LAYER}.x"] + w[0] * i[f"{LAYER}.y0"] + w[1] * i[f"{LAYER}.y1"]

@@ -13,7 +13,7 @@ WHERE = "b/manifest.json"
 def manifest_data() -> dict:
     tensor = lambda name, shape, dtype="float32": {"name": name, "shape": shape, "dtype": dtype}  # noqa: E731
     return {
-        "format": "edge-moe-bundle", "schema_version": 1, "task": "detect", "model": "esmoe-pico", "class_names": ["a", "b"],
+        "format": "edge-moe-bundle", "schema_version": 2, "task": "detect", "model": "esmoe-pico", "class_names": ["a", "b"],
         "input": {"name": "images", "shape": [1, 3, 64, 96], "dtype": "float32", "layout": "NCHW", "color": "RGB",
                   "scale": 1 / 255, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "letterbox": {"pad_value": 114}},
         "strides": [8, 16, 32], "decoding": {"boxes": {"name": "boxes"}},
