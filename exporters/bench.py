@@ -157,14 +157,14 @@ def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool
 def _bundle_model(bundle) -> torch.nn.Module:
     """The model a bundle was exported from, rebuilt from its manifest's ``config`` (to count executed compute).
 
-    ``config`` is not one of the manifest fields the runtime needs (``MANIFEST_KEYS``), so a bundle may lack it.
+    ``config`` is not a field the runtime needs, so a bundle may lack it.
     """
     from edge_moe.models import model_from_config
     from edge_moe.runtime.bundle import MANIFEST
 
     where = bundle.root / MANIFEST
-    config = bundle.manifest.get("config")
-    if not isinstance(config, dict):
+    config = bundle.manifest.config
+    if config is None:
         raise UserError(f"{where}: no model 'config' field (bench needs it to count executed compute); "
                         "re-export the bundle, or bench the model or checkpoint it came from")
     try:

@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from edge_moe.errors import UserError
 from edge_moe.exporters.precision import keep_fp32
+from edge_moe.runtime.schema import Manifest
 
 MIN_TENSORRT = (8, 5)
 VERSION_COMPATIBLE_SINCE = (8, 6)
@@ -173,16 +174,16 @@ class EngineJob:
     up_to_date: bool
 
 
-def plan_builds(manifest: dict[str, Any], root: Path, device: Device, precision: Precision, workspace_mib: int) -> list[EngineJob]:
+def plan_builds(manifest: Manifest, root: Path, device: Device, precision: Precision, workspace_mib: int) -> list[EngineJob]:
     """One job per graph; ``up_to_date`` when the manifest already has an engine with this key."""
     jobs = []
-    for name, entry in manifest["graphs"].items():
-        source = entry["fp16"] if precision.onnx == "fp16" else entry
-        key = cache_key(source["sha256"], device, precision, workspace_mib)
-        existing = (manifest.get("engines") or {}).get(name, {})
-        current = existing.get("cache_key") == key and (root / existing.get("file", "\0")).is_file()
-        engine = existing["file"] if current else f"engines/{name}.{key[:12]}.engine"
-        jobs.append(EngineJob(name, source["file"], source["sha256"], engine, key, current))
+    for name, entry in manifest.graphs.items():
+        source = entry.fp16 if precision.onnx == "fp16" else entry
+        key = cache_key(source.sha256, device, precision, workspace_mib)
+        existing = manifest.engines.get(name)
+        current = existing is not None and existing.get("cache_key") == key and (root / existing.file).is_file()
+        engine = existing.file if current else f"engines/{name}.{key[:12]}.engine"
+        jobs.append(EngineJob(name, source.file, source.sha256, engine, key, current))
     return jobs
 
 

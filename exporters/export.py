@@ -28,7 +28,8 @@ from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
 from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
 from edge_moe.exporters.uint8_input import as_uint8_frames, from_uint8_frames, with_uint8_input
 from edge_moe.models.config import check_imgsz
-from edge_moe.runtime.bundle import FORMAT, MANIFEST, SCHEMA_VERSION, graph_entry, load_bundle, manifest_text, sha256_of
+from edge_moe.runtime.bundle import FORMAT, MANIFEST, graph_file, load_bundle, sha256_of, write_manifest
+from edge_moe.runtime.schema import FileRef, GraphEntry, Manifest, MoELayerSpec, NetworkInput, Plan, TensorSpec
 from edge_moe.threads import torch_threads
 
 Source = Union[str, Path, torch.nn.Module]
@@ -182,55 +183,55 @@ def write_bundle(
     """Checks and writes every graph (FP32 and, with ``fp16``, FP16) and the manifest into ``root``."""
     import onnxruntime
 
-    network_input = {"name": "images", "shape": [1, 3, imgsz, imgsz], "dtype": "float32", "layout": "NCHW", "color": "RGB"}
-    normalise = {"scale": 1 / 255, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+    network_input = NetworkInput(shape=(1, 3, imgsz, imgsz))
     if uint8_input:
-        network_input = {"name": "images", "shape": [1, imgsz, imgsz, 3], "dtype": "uint8", "layout": "NHWC", "color": "BGR",
-                         "normalised_in_graph": True}
+        network_input = NetworkInput(shape=(1, imgsz, imgsz, 3), dtype="uint8", layout="NHWC", color="BGR", normalised_in_graph=True)
         for graph in lowered.graphs:
-            if any(spec["name"] == "images" for spec in graph.inputs):
-                graph.model = with_uint8_input(graph.model, "images", rgb=True, **normalise)
-                graph.inputs = [{k: network_input[k] for k in ("name", "shape", "dtype")} if spec["name"] == "images" else spec
-                                for spec in graph.inputs]
+            if any(spec["name"] == network_input.name for spec in graph.inputs):
+                graph.model = with_uint8_input(graph.model, network_input.name, network_input.scale, network_input.mean,
+                                               network_input.std, rgb=True)
+                graph.inputs = [{"name": network_input.name, "shape": list(network_input.shape), "dtype": "uint8"}
+                                if spec["name"] == network_input.name else spec for spec in graph.inputs]
     reports, graphs = [], {}
     for graph in lowered.graphs:
         reports.append(check_graph(graph.model, graph.name, allow_if=lowered.lowering == "if"))
         relative, relative16 = f"graphs/{graph.name}.onnx", f"graphs/fp16/{graph.name}.onnx"
         save_graph(graph.model, root / relative)
-        extra: dict[str, Any] = {"inputs": graph.inputs, "outputs": graph.outputs}
         if fp16:
             save_graph(to_fp16(graph.model), root / relative16)
-            extra["fp16"] = graph_entry(root, relative16)
-        graphs[graph.name] = graph_entry(root, relative, extra)
-    layers = routed_layers(model)
+        graphs[graph.name] = GraphEntry(
+            **graph_file(root, relative), inputs=_specs(graph.inputs), outputs=_specs(graph.outputs),
+            fp16=FileRef(**graph_file(root, relative16)) if fp16 else None,
+        )
     outputs = {o["name"]: o for g in lowered.graphs for o in g.outputs}
-    manifest = {
-        "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "task": model.config.task,
-        "model": model.config.name,
-        "class_names": list(class_names),
-        "input": {**network_input, **normalise, "letterbox": {"pad_value": 114}},
-        "strides": list(model.config.strides),
-        "decoding": decoding(model.config.task, outputs),
-        "moe_layers": [{"name": l.name, "experts": l.num_experts, "top_k": l.top_k} for l in layers],
-        "routing": lowered.routing,
-        "lowering": lowered.lowering,
-        "graphs": graphs,
-        "plan": lowered.plan,
-        "config": model.config.to_dict(),
-        "source": source,
-        "versions": {
+    manifest = Manifest(
+        task=model.config.task,
+        model=model.config.name,
+        class_names=tuple(class_names),
+        input=network_input,
+        moe_layers=tuple(MoELayerSpec(l.name, l.num_experts, l.top_k) for l in routed_layers(model)),
+        routing=lowered.routing,
+        lowering=lowered.lowering,
+        graphs=graphs,
+        plan=Plan.parse(lowered.plan, str(root / MANIFEST)),
+        strides=tuple(model.config.strides),
+        decoding=decoding(model.config.task, outputs),
+        config=model.config.to_dict(),
+        source=source,
+        versions={
             "edge_moe": __version__,
             "torch": torch.__version__,
             "onnx": onnx.__version__,
             "onnxruntime": onnxruntime.__version__,
             "opset": opset,
         },
-        "engines": {},
-    }
-    (root / MANIFEST).write_text(manifest_text(manifest))
+    )
+    write_manifest(root, manifest)
     return reports
+
+
+def _specs(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+    return tuple(TensorSpec(e["name"], tuple(e["shape"]), e["dtype"]) for e in entries)
 
 
 def decoding(task: str, outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -249,11 +250,8 @@ def decoding(task: str, outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _record_checks(root: Path, parity: dict[str, Any]) -> None:
-    import json
-
-    manifest = json.loads((root / MANIFEST).read_text())
-    manifest["checks"] = {"parity": parity}
-    (root / MANIFEST).write_text(manifest_text(manifest))
+    manifest = load_bundle(root, verify_hashes=False).manifest
+    write_manifest(root, manifest.replace(checks={"parity": parity}))
 
 
 def _make_temp_dir(out: Path) -> Path:

@@ -11,22 +11,17 @@ known after the build, so the precision check applies to strongly typed networks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Sequence
 
 from edge_moe.errors import UserError
 from edge_moe.exporters.engine_policy import pin_to_fp32
+from edge_moe.runtime.schema import TensorSpec
 
 # TensorRT DataType member -> the numpy dtype name the manifest uses
 DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "INT64": "int64", "INT32": "int32",
           "INT8": "int8", "UINT8": "uint8", "BOOL": "bool"}
 FLOATING = ("FLOAT", "HALF", "BF16")
 
-
-@dataclass(frozen=True)
-class Tensor:
-    name: str
-    shape: tuple[int, ...]
-    dtype: str  # numpy name, e.g. "float32"
 
 
 @dataclass(frozen=True)
@@ -36,11 +31,7 @@ class Layer:
     outputs: tuple[str, ...]  # TensorRT DataType member of each output, e.g. "HALF"
 
 
-def manifest_tensors(entries: list[dict[str, Any]]) -> list[Tensor]:
-    return [Tensor(e["name"], tuple(int(d) for d in e["shape"]), e["dtype"]) for e in entries]
-
-
-def check_io(graph: str, kind: str, expected: list[Tensor], parsed: list[Tensor]) -> None:
+def check_io(graph: str, kind: str, expected: Sequence[TensorSpec], parsed: Sequence[TensorSpec]) -> None:
     """``kind`` is "input" or "output"; the parsed network must have exactly the manifest's tensors."""
     if [t.name for t in parsed] != [t.name for t in expected]:
         raise UserError(f"graph {graph}: network {kind}s {[t.name for t in parsed]} differ from the manifest's {[t.name for t in expected]}")

@@ -9,7 +9,6 @@ cache key is unchanged is not rebuilt. One builder; what differs per flavour is 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,8 +20,9 @@ from edge_moe.exporters.engine_flavours import TARGET_ADAPTERS
 from edge_moe.exporters.engine_policy import (
     Device, EngineJob, Precision, choose_target, engine_metadata, parse_compute_capabilities, plan_builds, validation_warning,
 )
-from edge_moe.exporters.network_check import DTYPES, Layer, Tensor, check_fp16_precision, check_io, manifest_tensors
-from edge_moe.runtime.bundle import MANIFEST, Bundle, load_bundle, manifest_text, sha256_of
+from edge_moe.exporters.network_check import DTYPES, Layer, check_fp16_precision, check_io
+from edge_moe.runtime.bundle import Bundle, load_bundle, sha256_of, write_manifest
+from edge_moe.runtime.schema import EngineRecord, GraphEntry, TensorSpec
 from edge_moe.runtime.sinks.atomic import atomic_write
 
 INSTALL_HINT = ("no TensorRT is installed: `pip install 'edge-moe[tensorrt-rtx]'` (TensorRT-RTX: builds on any machine, "
@@ -73,15 +73,13 @@ def _dtype(tensor_or_type: Any) -> str:
     return str(tensor_or_type).split(".")[-1]
 
 
-def check_network(network: Any, graph: str, entry: dict[str, Any], precision: Precision) -> None:
+def check_network(network: Any, graph: str, entry: GraphEntry, precision: Precision) -> None:
     """The parsed network against the manifest's graph I/O and, strongly typed FP16, the routing precision."""
-    if "inputs" not in entry or "outputs" not in entry:
-        raise UserError(f"graphs.{graph} has no inputs/outputs in the manifest (an older export); re-export the bundle")
-    def tensors(count: int, get: Any) -> list[Tensor]:
-        return [Tensor(t.name, tuple(t.shape), DTYPES.get(_dtype(t.dtype), _dtype(t.dtype))) for t in map(get, range(count))]
+    def tensors(count: int, get: Any) -> list[TensorSpec]:
+        return [TensorSpec(t.name, tuple(t.shape), DTYPES.get(_dtype(t.dtype), _dtype(t.dtype))) for t in map(get, range(count))]
 
-    check_io(graph, "input", manifest_tensors(entry["inputs"]), tensors(network.num_inputs, network.get_input))
-    check_io(graph, "output", manifest_tensors(entry["outputs"]), tensors(network.num_outputs, network.get_output))
+    check_io(graph, "input", entry.inputs, tensors(network.num_inputs, network.get_input))
+    check_io(graph, "output", entry.outputs, tensors(network.num_outputs, network.get_output))
     if precision.strongly_typed and precision.name == "fp16":
         layers = [network.get_layer(i) for i in range(network.num_layers)]
         check_fp16_precision(graph, [Layer(l.name, _dtype(l.type), tuple(_dtype(l.get_output(j).dtype) for j in range(l.num_outputs)))
@@ -139,13 +137,13 @@ def build_engines(
     precision = adapter.precision(trt.__version__, fp16, version_compatible, dla_core)
     device = adapter.device(trt, parse_compute_capabilities(compute_capabilities), dla_core)
     if precision.onnx == "fp16":
-        missing = [name for name, entry in bundle.graphs.items() if "fp16" not in entry]
+        missing = [name for name, entry in bundle.graphs.items() if entry.fp16 is None]
         if missing:
             raise UserError(f"{bundle.root}: graph {missing[0]} has no FP16 ONNX (graphs.{missing[0]}.fp16) for --fp16; "
                             "re-export the bundle with this edge-moe, or build FP32 engines with --no-fp16")
     jobs = plan_builds(bundle.manifest, bundle.root, device, precision, workspace_mib)
     report = BuildReport(bundle.root, precision, device)
-    engines: dict[str, Any] = {}
+    engines: dict[str, EngineRecord] = {}
     inspect = adapter.can_load_here(device)
     written: list[Path] = []
     try:
@@ -161,32 +159,32 @@ def build_engines(
             engine_path.parent.mkdir(exist_ok=True)
             written.append(engine_path)
             atomic_write(engine_path, lambda tmp, plan=plan: tmp.write_bytes(plan))
-            engines[job.graph] = engine_metadata(job, sha256_of(engine_path), device, precision, workspace_mib, seconds)
+            record = engine_metadata(job, sha256_of(engine_path), device, precision, workspace_mib, seconds)
             report_text = layer_report(trt, plan) if inspect else None
             if report_text is not None:
                 layers = engine_path.with_suffix(".layers.json")
                 written.append(layers)
                 atomic_write(layers, lambda tmp, text=report_text: tmp.write_text(text))
-                engines[job.graph]["layers"] = layers.relative_to(bundle.root).as_posix()
+                record["layers"] = layers.relative_to(bundle.root).as_posix()
+            engines[job.graph] = EngineRecord(record["file"], record["sha256"], record)
             report.built.append(job.graph)
             report.seconds[job.graph] = seconds
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    _write_engines(bundle.root, engines, jobs)
+    _write_engines(bundle, engines, jobs)
     if validate_frames and inspect:
         report.validation = validate(bundle.root, validate_frames)
         report.warning = validation_warning(report.validation)
     return report
 
 
-def _write_engines(root: Path, engines: dict[str, Any], jobs: list[EngineJob]) -> None:
+def _write_engines(bundle: Bundle, engines: dict[str, EngineRecord], jobs: list[EngineJob]) -> None:
     """Points the manifest at the new engines (atomically), then drops engine files no longer named."""
-    manifest = json.loads((root / MANIFEST).read_text())
-    manifest["engines"] = engines
-    atomic_write(root / MANIFEST, lambda tmp: tmp.write_text(manifest_text(manifest)))
-    keep = {job.engine for job in jobs} | {e["layers"] for e in engines.values() if e.get("layers")}
+    root = bundle.root
+    write_manifest(root, bundle.manifest.replace(engines=engines))
+    keep = {job.engine for job in jobs} | {e.get("layers") for e in engines.values() if e.get("layers")}
     for old in [*(root / "engines").glob("*.engine"), *(root / "engines").glob("*.layers.json")]:
         if f"engines/{old.name}" not in keep:
             os.unlink(old)

@@ -1,13 +1,14 @@
-"""Deployment bundles: the manifest schema and its validation on load (torch-free).
+"""Deployment bundles: load and validate (torch-free). The manifest's schema is :mod:`edge_moe.runtime.schema`.
 
 A bundle is a directory::
 
-    manifest.json          what the runtime needs (see MANIFEST_KEYS and the export docs)
+    manifest.json          what the runtime needs (runtime/schema.py: Manifest)
     graphs/*.onnx          FP32 graphs (and graphs/fp16/*.onnx, FP16 weights with FP32 I/O)
     engines/*.engine       TensorRT plans, after ``edge-moe build-engine``
 
-``load_bundle`` checks the schema, that every file named by the manifest stays inside the bundle,
-and the sha256 of every file, and raises a one-line :class:`UserError` naming the field or file.
+``load_bundle`` parses the manifest with the schema's one reader, checks that every file it names
+stays inside the bundle, and the sha256 of every file; a problem is a one-line :class:`UserError`
+naming the field or file. ``write_manifest`` is the one writer.
 """
 from __future__ import annotations
 
@@ -18,15 +19,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Optional
 
 from edge_moe.errors import UserError
+from edge_moe.runtime.schema import FORMAT, SCHEMA_VERSION, EngineRecord, GraphEntry, Manifest, MoELayerSpec, NetworkInput, Plan
 
-FORMAT = "edge-moe-bundle"
-SCHEMA_VERSION = 2  # 2: the graph that routes an MoE layer takes its slot mask (sparse plans too)
 MANIFEST = "manifest.json"
-MANIFEST_KEYS = (
-    "format", "schema_version", "task", "model", "class_names", "input", "strides", "decoding",
-    "moe_layers", "routing", "lowering", "graphs", "plan", "source", "versions", "engines",
-)
-ROUTINGS = ("sparse", "dense")
+__all__ = ["FORMAT", "SCHEMA_VERSION", "MANIFEST", "Bundle", "load_bundle", "write_manifest", "check_engine", "sha256_of"]
 
 
 def sha256_of(path: str | Path) -> str:
@@ -52,48 +48,53 @@ def inside(root: Path, relative: Any, field: str) -> Path:
 
 @dataclass
 class Bundle:
-    """A validated bundle. ``manifest`` is the parsed JSON; the properties are its common fields."""
+    """A validated bundle: its folder and its typed manifest; the properties are the common fields."""
 
     root: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
 
     @property
     def model(self) -> str:
-        return self.manifest["model"]
+        return self.manifest.model
+
+    @property
+    def task(self) -> str:
+        return self.manifest.task
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.manifest["class_names"])
+        return list(self.manifest.class_names)
+
+    @property
+    def input(self) -> NetworkInput:
+        return self.manifest.input
 
     @property
     def input_size(self) -> tuple[int, int]:
         """(H, W) of the letterboxed network input (NCHW float32, or NHWC uint8 normalised in-graph)."""
-        entry = self.manifest["input"]
-        shape = entry["shape"]
-        height, width = (shape[1], shape[2]) if entry.get("layout") == "NHWC" else (shape[2], shape[3])
-        return int(height), int(width)
+        return self.manifest.input.size
 
     @property
-    def moe_layers(self) -> list[dict[str, Any]]:
-        """``[{name, experts, top_k}]`` in forward order (empty for a dense model)."""
-        return list(self.manifest["moe_layers"])
+    def moe_layers(self) -> tuple[MoELayerSpec, ...]:
+        """The MoE layers in forward order (empty for a dense model)."""
+        return self.manifest.moe_layers
 
     @property
     def routing(self) -> str:
-        return self.manifest["routing"]
+        return self.manifest.routing
 
     @property
-    def graphs(self) -> dict[str, dict[str, Any]]:
-        return self.manifest["graphs"]
+    def graphs(self) -> dict[str, GraphEntry]:
+        return self.manifest.graphs
 
     @property
-    def engines(self) -> dict[str, dict[str, Any]]:
-        """Engine metadata per graph name (TensorRT version, GPU, precision, ONNX hash, ...)."""
-        return self.manifest.get("engines") or {}
+    def engines(self) -> dict[str, EngineRecord]:
+        """Engine record per graph name (flavour, TensorRT version, GPU or targets, precision, ONNX hash, ...)."""
+        return self.manifest.engines
 
     @property
-    def plan(self) -> dict[str, Any]:
-        return self.manifest["plan"]
+    def plan(self) -> Plan:
+        return self.manifest.plan
 
     def graph_path(self, name: str, precision: str = "fp32") -> Path:
         """The ONNX file of graph ``name`` (``precision="fp16"``: the FP16-weights variant)."""
@@ -101,15 +102,15 @@ class Bundle:
             raise UserError(f"{self.root}: bundle has no graph {name!r}; graphs: {sorted(self.graphs)}")
         entry = self.graphs[name]
         if precision == "fp16":
-            if "fp16" not in entry:
+            if entry.fp16 is None:
                 raise UserError(f"{self.root}: graph {name!r} has no FP16 ONNX; re-export the bundle")
-            entry = entry["fp16"]
-        return self.root / entry["file"]
+            return self.root / entry.fp16.file
+        return self.root / entry.file
 
     def engine_path(self, name: str) -> Path:
         if name not in self.engines:
             raise UserError(f"{self.root}: no TensorRT engine for graph {name!r}; run `edge-moe build-engine {self.root}`")
-        return self.root / self.engines[name]["file"]
+        return self.root / self.engines[name].file
 
 
 def load_bundle(path: str | Path, verify_hashes: bool = True) -> Bundle:
@@ -121,69 +122,25 @@ def load_bundle(path: str | Path, verify_hashes: bool = True) -> Bundle:
     if not manifest_path.is_file():
         raise UserError(f"{root}: no {MANIFEST}; is this an edge-moe bundle? (create one with `edge-moe export`)")
     try:
-        manifest = json.loads(manifest_path.read_text())
+        data = json.loads(manifest_path.read_text())
     except (ValueError, UnicodeDecodeError) as error:
         raise UserError(f"{manifest_path}: invalid JSON ({error})") from None
-    validate_manifest(root, manifest)
-    for field, entry in file_entries(manifest):
-        file = inside(root, entry.get("file"), f"{field}.file")
+    manifest = Manifest.parse(data, str(manifest_path))
+    for field, ref in manifest.files():
+        file = inside(root, ref.file, f"{field}.file")
         if not file.is_file():
             raise UserError(f"{file}: missing (named by {field} in {manifest_path}); re-export the bundle")
-        if verify_hashes and sha256_of(file) != entry.get("sha256"):
+        if verify_hashes and sha256_of(file) != ref.sha256:
             raise UserError(f"{file}: sha256 does not match {field}.sha256 in {manifest_path} (file altered or corrupt)")
     return Bundle(root, manifest)
 
 
-def file_entries(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(field path, {file, sha256}) of every file the manifest names."""
-    entries = []
-    for name, entry in manifest["graphs"].items():
-        entries.append((f"graphs.{name}", entry))
-        if isinstance(entry.get("fp16"), dict):
-            entries.append((f"graphs.{name}.fp16", entry["fp16"]))
-    for name, entry in (manifest.get("engines") or {}).items():
-        entries.append((f"engines.{name}", entry))
-    return entries
+def write_manifest(root: Path, manifest: Manifest) -> Path:
+    """The one writer: the manifest's canonical JSON (sorted keys, 2-space indent), replaced atomically."""
+    from edge_moe.runtime.sinks.atomic import atomic_write
 
-
-def validate_manifest(root: Path, manifest: Any) -> None:
-    where = root / MANIFEST
-    if not isinstance(manifest, dict):
-        raise UserError(f"{where}: expected a JSON object")
-    if manifest.get("format") != FORMAT:
-        raise UserError(f"{where}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(f"{where}: schema_version {manifest.get('schema_version')!r} is not supported (expected {SCHEMA_VERSION}); re-export with this edge-moe")
-    missing = [key for key in MANIFEST_KEYS if key not in manifest]
-    if missing:
-        raise UserError(f"{where}: missing field(s) {missing}")
-    shape = manifest["input"].get("shape") if isinstance(manifest["input"], dict) else None
-    nhwc = isinstance(manifest["input"], dict) and manifest["input"].get("layout") == "NHWC"
-    channels_ok = isinstance(shape, list) and (shape[3:] == [3] if nhwc else shape[:2] == [1, 3]) and shape[:1] == [1]
-    if not (channels_ok and len(shape) == 4 and all(isinstance(v, int) and v > 0 for v in shape)):
-        raise UserError(f"{where}: input.shape must be {'[1, H, W, 3]' if nhwc else '[1, 3, H, W]'} with positive ints, got {shape!r}")
-    if manifest["routing"] not in ROUTINGS:
-        raise UserError(f"{where}: routing must be one of {list(ROUTINGS)}, got {manifest['routing']!r}")
-    if not isinstance(manifest["class_names"], list) or not all(isinstance(c, str) for c in manifest["class_names"]):
-        raise UserError(f"{where}: class_names must be a list of strings")
-    for i, layer in enumerate(manifest["moe_layers"]):
-        if not (isinstance(layer, dict) and isinstance(layer.get("name"), str)
-                and isinstance(layer.get("experts"), int) and isinstance(layer.get("top_k"), int)
-                and 1 <= layer["top_k"] <= layer["experts"]):
-            raise UserError(f"{where}: moe_layers[{i}] must be {{name, experts, top_k}} with 1 <= top_k <= experts, got {layer!r}")
-    if not isinstance(manifest["graphs"], dict) or not manifest["graphs"]:
-        raise UserError(f"{where}: graphs must be a non-empty object of {{name: {{file, sha256}}}}")
-    for field, entry in file_entries(manifest):
-        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-            raise UserError(f"{where}: {field} must be an object with file and sha256")
-    steps = manifest["plan"].get("steps") if isinstance(manifest["plan"], dict) else None
-    if not isinstance(steps, list) or not steps:
-        raise UserError(f"{where}: plan.steps must be a non-empty list")
-    for i, step in enumerate(steps):
-        names = [step["run"]] if "run" in step else list(step.get("graphs", []))
-        unknown = [n for n in names if n not in manifest["graphs"]]
-        if unknown or not names:
-            raise UserError(f"{where}: plan.steps[{i}] names unknown graph(s) {unknown or step!r}")
+    text = json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n"
+    return atomic_write(Path(root) / MANIFEST, lambda tmp: tmp.write_text(text))
 
 
 @dataclass(frozen=True)
@@ -206,7 +163,7 @@ ENGINE_FLAVOURS = {
 
 def engine_flavour(bundle: Bundle) -> EngineFlavour:
     """The flavour of a bundle's engines (records written before flavours existed are TensorRT proper)."""
-    names = {meta.get("flavour", "tensorrt") for meta in bundle.engines.values()} or {"tensorrt"}
+    names = {record.get("flavour", "tensorrt") for record in bundle.engines.values()} or {"tensorrt"}
     unknown = names - set(ENGINE_FLAVOURS)
     if unknown or len(names) > 1:
         raise UserError(f"{bundle.root / MANIFEST}: engines have flavour(s) {sorted(names)}; expected one of "
@@ -238,16 +195,12 @@ def check_engine(bundle: Bundle, name: str, tensorrt_version: str, gpu_name: str
                             f"{rebuild} (or with --compute-capability {compute_capability})")
     elif meta.get("gpu") != gpu_name and not meta.get("hardware_compatible"):
         raise UserError(f"{path}: engine built for GPU {meta.get('gpu')!r}, this machine has {gpu_name!r}; {rebuild}")
-    if meta.get("onnx_sha256") != bundle.graphs.get(name, {}).get("sha256") and meta.get("onnx_sha256") != bundle.graphs.get(name, {}).get("fp16", {}).get("sha256"):
+    graph = bundle.graphs[name]
+    if meta.get("onnx_sha256") not in (graph.sha256, graph.fp16.sha256 if graph.fp16 else None):
         raise UserError(f"{path}: engine was built from another ONNX graph than graphs.{name}; {rebuild}")
     return path
 
 
-def manifest_text(manifest: dict[str, Any]) -> str:
-    """The canonical JSON text of a manifest (sorted keys, 2-space indent)."""
-    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-
-
-def graph_entry(root: Path, relative: str, extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """``{file, sha256, **extra}`` for a file already written inside ``root``."""
-    return {"file": relative, "sha256": sha256_of(root / relative), **(extra or {})}
+def graph_file(root: Path, relative: str) -> dict[str, Any]:
+    """``{file, sha256}`` for a file already written inside ``root``."""
+    return {"file": relative, "sha256": sha256_of(root / relative)}

@@ -35,15 +35,9 @@ SourceSpec = Union[str, int, Path, Source]
 
 def input_spec(bundle: Bundle) -> InputSpec:
     """The letterbox and normalisation the graph was exported with (manifest ``input``)."""
-    entry = bundle.manifest["input"]
-    letterbox = entry.get("letterbox")
-    pad = letterbox.get("pad_value", letterbox.get("pad", 114)) if isinstance(letterbox, dict) else 114
-    try:
-        return spec_from_values(*bundle.input_size, color=entry.get("color", "RGB"), scale=entry.get("scale", 1 / 255),
-                                mean=entry.get("mean", (0, 0, 0)), std=entry.get("std", (1, 1, 1)), pad_value=pad,
-                                in_graph=bool(entry.get("normalised_in_graph", False)))
-    except (TypeError, ValueError) as error:
-        raise UserError(f"{bundle.root}/manifest.json: invalid input normalisation ({error})") from None
+    entry = bundle.input
+    return spec_from_values(*entry.size, color=entry.color, scale=entry.scale, mean=entry.mean, std=entry.std,
+                            pad_value=entry.pad_value, in_graph=entry.normalised_in_graph)
 
 
 class BundleRunner(ABC):
@@ -58,7 +52,7 @@ class BundleRunner(ABC):
     def __init__(self, model: Union[str, Path, Bundle], backend: str = "auto", top_k: Optional[int] = None,
                  providers: Optional[Sequence[str]] = None, threads: int = 0, cuda_graphs: bool = False):
         self.bundle = model if isinstance(model, Bundle) else load_bundle(model)
-        task = self.bundle.manifest["task"]
+        task = self.bundle.task
         if task != self.task:
             raise UserError(f"{self.bundle.root}: a {task!r} bundle, but {type(self).__name__} runs {self.task!r} bundles "
                             f"(use {runner_for(task)} or `edge-moe run`, which picks by the bundle's task)")
@@ -74,7 +68,7 @@ class BundleRunner(ABC):
         self.top_k = top_k
         self.spec = input_spec(self.bundle)
         self.class_names = self.bundle.class_names
-        self.layers = [(layer["name"], int(layer["experts"])) for layer in self.bundle.moe_layers]
+        self.layers = [(layer.name, layer.experts) for layer in self.bundle.moe_layers]
         self._streams: set["Stream"] = set()
         self._lock = threading.Lock()
         self.warmup()
@@ -189,7 +183,7 @@ def open_runner(model: Union[str, Path, Bundle], backend: str = "auto", top_k: O
     from edge_moe.runtime.classifier import Classifier
 
     bundle = model if isinstance(model, Bundle) else load_bundle(model)
-    task = bundle.manifest["task"]
+    task = bundle.task
     if task == "detect":
         return Detector(bundle, backend, conf, iou, top_k, max_det, providers, threads, classes, cuda_graphs)
     if task == "classify":

@@ -9,12 +9,12 @@ slot buffers, whose shapes must agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import Backend, DeviceBuffer
+from edge_moe.runtime.schema import RunStep, TensorSpec
 
 
 @dataclass(frozen=True)
@@ -24,40 +24,32 @@ class TensorSlot:
     dtype: np.dtype
 
 
-def _slots(where: str, graph: str, entries: Iterable[dict]) -> list[TensorSlot]:
-    slots = []
-    for entry in entries:
-        try:
-            shape = tuple(int(d) for d in entry["shape"])
-            slots.append(TensorSlot(str(entry["name"]), shape, np.dtype(entry["dtype"])))
-        except (KeyError, TypeError, ValueError):
-            raise UserError(f"{where}: graphs.{graph} has an invalid tensor entry {entry!r} (expected {{name, shape, dtype}})") from None
-    return slots
-
-
 def tensor_slots(bundle) -> dict[str, TensorSlot]:
     """Every named tensor of the plan with its shape and dtype; disagreeing declarations are a UserError."""
     where = f"{bundle.root}/manifest.json"
     slots: dict[str, TensorSlot] = {}
 
-    def add(slot: TensorSlot, graph: str) -> None:
-        known = slots.setdefault(slot.name, slot)
+    def add(name: str, spec: TensorSpec, graph: str) -> None:
+        slot = TensorSlot(name, spec.shape, np.dtype(spec.dtype))
+        known = slots.setdefault(name, slot)
         if (known.shape, known.dtype) != (slot.shape, slot.dtype):
-            raise UserError(f"{where}: tensor {slot.name} is {list(slot.shape)} {slot.dtype} in graphs.{graph} but "
+            raise UserError(f"{where}: tensor {name} is {list(slot.shape)} {slot.dtype} in graphs.{graph} but "
                             f"{list(known.shape)} {known.dtype} elsewhere; re-export the bundle")
 
-    for step in bundle.plan["steps"]:
-        if "run" in step:
-            entry = bundle.graphs[step["run"]]
-            for slot in _slots(where, step["run"], [*entry.get("inputs", []), *entry.get("outputs", [])]):
-                add(slot, step["run"])
+    for step in bundle.plan.steps:
+        if isinstance(step, RunStep):
+            entry = bundle.graphs[step.graph]
+            for spec in (*entry.inputs, *entry.outputs):
+                add(spec.name, spec, step.graph)
             continue
-        for graph in step["graphs"]:  # every expert: x -> y, mapped onto the layer's input and slots
+        for graph in step.graphs:  # every expert: x -> y, mapped onto the layer's input and slots
             entry = bundle.graphs[graph]
-            (x,), (y,) = _slots(where, graph, entry.get("inputs", [])), _slots(where, graph, entry.get("outputs", []))
-            add(TensorSlot(step["input"], x.shape, x.dtype), graph)
-            for output in step["outputs"]:
-                add(TensorSlot(output, y.shape, y.dtype), graph)
+            if len(entry.inputs) != 1 or len(entry.outputs) != 1:
+                raise UserError(f"{where}: expert graph {graph} must have one input and one output, "
+                                f"has {len(entry.inputs)} and {len(entry.outputs)}")
+            add(step.input, entry.inputs[0], graph)
+            for output in step.outputs:
+                add(output, entry.outputs[0], graph)
     return slots
 
 

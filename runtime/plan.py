@@ -1,11 +1,10 @@
 """The plan executor: runs a bundle's graphs in the order its plan says, on buffers it owns (torch-free).
 
-Plan steps (``manifest["plan"]["steps"]``):
+Plan steps (the manifest's ``plan.steps``, :mod:`edge_moe.runtime.schema`):
 
-- ``{"run": GRAPH}``: run one graph; its inputs and outputs are the plan's named tensors.
-- ``{"experts": LAYER, "graphs": [one per expert], "input": X, "ids": IDS, "weights": W,
-  "outputs": [Y0..Y{K-1}]}``: run only the experts the router chose (the expert of slot k,
-  ``graphs[ids[k]]``, reads ``X`` and writes ``Y{k}``); the next graph mixes the slots.
+- :class:`RunStep`: run one graph; its inputs and outputs are the plan's named tensors.
+- :class:`ExpertsStep`: run only the experts the router chose (the expert of slot k,
+  ``graphs[ids[k]]``, reads ``input`` and writes ``outputs[k]``); the next graph mixes the slots.
 
 Every named tensor has one buffer on the backend's device (:class:`~edge_moe.runtime.memory.MemoryPlan`),
 allocated at load, and every graph is bound once to its buffers (an expert once per slot). Per frame
@@ -26,6 +25,8 @@ from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer
 from edge_moe.runtime.bundle import Bundle
 from edge_moe.runtime.memory import MemoryPlan
+from edge_moe.runtime.names import routing as routing_names
+from edge_moe.runtime.schema import ExpertsStep, RunStep
 
 
 @dataclass
@@ -76,14 +77,14 @@ class PlanExecutor:
         try:
             self.memory = MemoryPlan(bundle, self.backend)
             self.sessions = {name: self.backend.open(name) for name in bundle.graphs}
-            self.steps = [self._compile(step) for step in bundle.plan["steps"]]
+            self.steps = [self._compile(step) for step in bundle.plan.steps]
         except BaseException:
             self.close()
             raise
         self.layers = bundle.moe_layers
-        self.input = self.memory[bundle.manifest["input"].get("name", "images")]
+        self.input = self.memory[bundle.input.name]
         self.output_names = final_outputs(bundle)
-        self.slot_masks: dict[str, str] = bundle.plan.get("slot_masks", {})
+        self.slot_masks: dict[str, str] = bundle.plan.slot_masks
         self._masks_for: Optional[dict[str, int]] = None
 
     # set-up ---------------------------------------------------------------------------------
@@ -93,40 +94,40 @@ class PlanExecutor:
         inputs = {name: buffers[name] for name in session.input_names}
         return session.bind(inputs, {name: buffers[name] for name in session.output_names})
 
-    def _compile(self, step: dict) -> BoundRun | _ExpertsStep:
+    def _compile(self, step: RunStep | ExpertsStep) -> BoundRun | _ExpertsStep:
         buffers = self.memory.buffers
-        if "run" in step:
-            return self._bind(step["run"], buffers)
+        if isinstance(step, RunStep):
+            return self._bind(step.graph, buffers)
         calls = []
-        for graph in step["graphs"]:
+        for graph in step.graphs:
             session = self.sessions[graph]
             (x,), (y,) = session.input_names, session.output_names
-            calls.append([self._bind(graph, {x: buffers[step["input"]], y: buffers[slot]}) for slot in step["outputs"]])
-        return _ExpertsStep(step["experts"], buffers[step["ids"]], buffers[step["weights"]], calls)
+            calls.append([self._bind(graph, {x: buffers[step.input], y: buffers[slot]}) for slot in step.outputs])
+        return _ExpertsStep(step.layer, buffers[step.ids], buffers[step.weights], calls)
 
     @property
     def max_top_k(self) -> int:
-        return min((layer["top_k"] for layer in self.layers), default=0)
+        return min((layer.top_k for layer in self.layers), default=0)
 
     def top_k_per_layer(self, top_k: Optional[int]) -> dict[str, int]:
         """K' per MoE layer (the exported K when ``top_k`` is None); a K' out of range is a UserError."""
         if top_k is None:
-            return {layer["name"]: layer["top_k"] for layer in self.layers}
+            return {layer.name: layer.top_k for layer in self.layers}
         if not self.layers:
             raise UserError("top_k applies to MoE models only; this bundle has no MoE layers")
         if not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= self.max_top_k:
             raise UserError(f"top_k must be an integer in [1, {self.max_top_k}] (the exported K), got {top_k!r}")
-        return {layer["name"]: int(top_k) for layer in self.layers}
+        return {layer.name: int(top_k) for layer in self.layers}
 
     def _set_slot_masks(self, keep: dict[str, int]) -> None:
         """The graph routing each layer takes K' as a (1, K) mask input: written when K' changes, not per frame."""
         if keep == self._masks_for:
             return
         for layer in self.layers:
-            if layer["name"] in self.slot_masks:
-                mask = np.zeros((1, layer["top_k"]), np.float32)
-                mask[:, : keep[layer["name"]]] = 1.0
-                self.memory[self.slot_masks[layer["name"]]].write(mask)
+            if layer.name in self.slot_masks:
+                mask = np.zeros((1, layer.top_k), np.float32)
+                mask[:, : keep[layer.name]] = 1.0
+                self.memory[self.slot_masks[layer.name]].write(mask)
         self._masks_for = keep
 
     # per frame ------------------------------------------------------------------------------
@@ -148,13 +149,12 @@ class PlanExecutor:
             else:
                 step()
         for layer in self.layers:  # dense: the graph computed the routing, read it after the run
-            name = layer["name"]
+            name = layer.name
             if name not in routing:
-                ids = read(self.memory[f"{name}.ids"]).reshape(-1)
-                weights = read(self.memory[f"{name}.weights"]).reshape(-1)
+                ids, weights = (read(self.memory[tensor]).reshape(-1) for tensor in routing_names(name))
                 routing[name] = LayerRouting(name, ids[: keep[name]].astype(np.int64), weights[: keep[name]].astype(np.float32))
         outputs = {name: read(self.memory[name]) for name in self.output_names}
-        return PlanResult(outputs, [routing[layer["name"]] for layer in self.layers], moved[0])
+        return PlanResult(outputs, [routing[layer.name] for layer in self.layers], moved[0])
 
     def _run_experts(self, step: _ExpertsStep, keep: int, read: Callable) -> LayerRouting:
         ids = read(step.ids).reshape(-1)  # (K,) int64: the host must know them to pick the expert graphs
@@ -193,12 +193,12 @@ class PlanExecutor:
 def final_outputs(bundle: Bundle) -> list[str]:
     """Tensors the plan produces and no later graph reads, routing excepted: what the caller gets back."""
     produced, consumed = [], set()
-    for step in bundle.plan["steps"]:
-        if "run" in step:
-            entry = bundle.graphs[step["run"]]
-            consumed.update(t["name"] for t in entry.get("inputs", []))
-            produced += [t["name"] for t in entry.get("outputs", [])]
+    for step in bundle.plan.steps:
+        if isinstance(step, RunStep):
+            entry = bundle.graphs[step.graph]
+            consumed.update(t.name for t in entry.inputs)
+            produced += [t.name for t in entry.outputs]
         else:
-            consumed.add(step["input"])
-    routing = {f"{layer['name']}.{kind}" for layer in bundle.moe_layers for kind in ("ids", "weights")}
+            consumed.add(step.input)
+    routing = {name for layer in bundle.moe_layers for name in routing_names(layer.name)}
     return [name for name in produced if name not in consumed and name not in routing]

@@ -253,6 +253,9 @@ class EngineRecord:
     def get(self, key: str, default: Any = None) -> Any:
         return self.record.get(key, default)
 
+    def __getitem__(self, key: str) -> Any:
+        return self.record[key]
+
     @classmethod
     def parse(cls, data: Any, where: str, path: str) -> "EngineRecord":
         ref = FileRef.parse(data, where, path)
@@ -304,7 +307,7 @@ class Manifest:
         if not graphs_data:
             raise _fail(where, "graphs", "a non-empty object {name: {file, sha256}}", graphs_data)
         graphs = {name: GraphEntry.parse(entry, where, f"graphs.{name}") for name, entry in graphs_data.items()}
-        plan = Plan.parse(data.get("plan"), where)
+        plan = Plan.parse(_get(data, "plan", where, "", dict, "an object {steps, slot_masks}"), where)
         for i, step in enumerate(plan.steps):
             named = [step.graph] if isinstance(step, RunStep) else list(step.graphs)
             unknown = [n for n in named if n not in graphs]
@@ -315,7 +318,7 @@ class Manifest:
         optional = {key: _get(data, key, where, "", dict, "an object", None) for key in ("config", "checks")}
         return cls(
             task=task, model=_get(data, "model", where, "", str, "a model name"), class_names=tuple(names),
-            input=NetworkInput.parse(data.get("input"), where),
+            input=NetworkInput.parse(_get(data, "input", where, "", dict, "an object {name, shape, ...}"), where),
             moe_layers=tuple(MoELayerSpec.parse(layer, where, f"moe_layers[{i}]")
                              for i, layer in enumerate(_get(data, "moe_layers", where, "", list, "a list of {name, experts, top_k}"))),
             routing=routing, lowering=_get(data, "lowering", where, "", str, "a lowering name"), graphs=graphs, plan=plan,

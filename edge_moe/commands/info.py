@@ -104,19 +104,20 @@ def bundle_info(path: str) -> dict[str, Any]:
     return {
         "bundle": str(bundle.root),
         "model": bundle.model,
-        "task": manifest["task"],
-        "input": manifest["input"]["shape"],
+        "task": manifest.task,
+        "input": list(manifest.input.shape),
+        "input_size": list(manifest.input.size),
         "classes": len(bundle.class_names),
         "routing": bundle.routing,
-        "lowering": manifest["lowering"],
-        "moe_layers": bundle.moe_layers,
+        "lowering": manifest.lowering,
+        "moe_layers": [layer.to_json() for layer in bundle.moe_layers],
         "graphs": len(bundle.graphs),
-        "onnx_mib": round(sum((bundle.root / g["file"]).stat().st_size for g in bundle.graphs.values()) / 2**20, 3),
+        "onnx_mib": round(sum((bundle.root / g.file).stat().st_size for g in bundle.graphs.values()) / 2**20, 3),
         "engines": {name: {"flavour": e.get("flavour", "tensorrt"), **{k: e.get(k) for k in ("tensorrt", "gpu", "precision", "compute_capabilities")}}
                     for name, e in bundle.engines.items()},
-        "source": manifest["source"],
-        "versions": manifest["versions"],
-        "parity": manifest.get("checks", {}).get("parity", {}),
+        "source": manifest.source,
+        "versions": manifest.versions,
+        "parity": (manifest.checks or {}).get("parity", {}),
     }
 
 
@@ -143,7 +144,7 @@ def _bundle_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    _, _, height, width = info["input"]
+    height, width = info["input_size"]
     lines = [
         f"{info['model']} bundle ({info['task']}, {height}x{width}, {info['classes']} classes) at {info['bundle']}",
         f"  routing          {info['routing']} ({info['lowering']} lowering), {info['graphs']} graphs, {info['onnx_mib']:.2f} MiB ONNX",

@@ -241,7 +241,7 @@ class TensorRTBackend(Backend):
         self._sessions: list[TensorRTGraph] = []
 
     def open(self, graph: str) -> GraphSession:
-        cache = RUNTIME_CACHE_DIR / f"{self.bundle.engines[graph]['sha256'][:24]}.bin" if self.flavour.runtime_cache else None
+        cache = RUNTIME_CACHE_DIR / f"{self.bundle.engines[graph].sha256[:24]}.bin" if self.flavour.runtime_cache else None
         session = TensorRTGraph(graph, self.engines[graph], self.flavour.name, self.stream, self.cuda_graphs, cache)
         self._sessions.append(session)
         return session

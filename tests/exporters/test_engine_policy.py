@@ -13,7 +13,8 @@ from edge_moe.exporters.engine_policy import (
     Device, cache_key, check_dla, choose_target, default_timing_cache, engine_metadata, parse_compute_capabilities, pin_to_fp32,
     plan_builds, precision_policy, rtx_precision_policy, runs_on, validation_warning,
 )
-from edge_moe.exporters.network_check import Layer, Tensor, check_fp16_precision, check_io, manifest_tensors
+from edge_moe.exporters.network_check import Layer, check_fp16_precision, check_io
+from edge_moe.runtime.schema import EngineRecord, FileRef, GraphEntry, Manifest, NetworkInput, Plan, RunStep, TensorSpec
 
 ORIN = Device("10.3.0", "Orin", "8.7", "tensorrt", ("8.7",))
 
@@ -72,14 +73,14 @@ def test_cache_key_changes_with_every_input():
     assert base != cache_key("a" * 64, ORIN, fp16, 2048)
 
 
-def manifest(engines=None) -> dict:
-    return {
-        "graphs": {
-            "segment0": {"file": "graphs/segment0.onnx", "sha256": "1" * 64, "fp16": {"file": "graphs/fp16/segment0.onnx", "sha256": "2" * 64}},
-            "e0": {"file": "graphs/e0.onnx", "sha256": "3" * 64, "fp16": {"file": "graphs/fp16/e0.onnx", "sha256": "4" * 64}},
-        },
-        "engines": engines or {},
+def manifest(engines=None) -> Manifest:
+    graphs = {
+        "segment0": GraphEntry("graphs/segment0.onnx", "1" * 64, fp16=FileRef("graphs/fp16/segment0.onnx", "2" * 64)),
+        "e0": GraphEntry("graphs/e0.onnx", "3" * 64, fp16=FileRef("graphs/fp16/e0.onnx", "4" * 64)),
     }
+    records = {name: EngineRecord(record["file"], record["sha256"], record) for name, record in (engines or {}).items()}
+    return Manifest(task="detect", model="m", class_names=(), input=NetworkInput(shape=(1, 3, 64, 64)), moe_layers=(),
+                    routing="sparse", lowering="segmented", graphs=graphs, plan=Plan((RunStep("segment0"),)), engines=records)
 
 
 def test_plan_builds_uses_the_right_onnx_and_skips_unchanged(tmp_path: Path):
@@ -265,12 +266,12 @@ def test_rtx_precision_is_strongly_typed_and_keys_differ_by_flavour_and_targets(
 
 
 def test_io_check_names_graph_and_tensor():
-    want = manifest_tensors([{"name": "x", "shape": [1, 3, 64, 64], "dtype": "float32"}])
-    check_io("segment0", "input", want, [Tensor("x", (1, 3, 64, 64), "float32")])
+    want = [TensorSpec("x", (1, 3, 64, 64), "float32")]
+    check_io("segment0", "input", want, [TensorSpec("x", (1, 3, 64, 64), "float32")])
     with pytest.raises(UserError, match=r"^graph segment0: network inputs \['images'\] differ from the manifest's \['x'\]$"):
-        check_io("segment0", "input", want, [Tensor("images", (1, 3, 64, 64), "float32")])
+        check_io("segment0", "input", want, [TensorSpec("images", (1, 3, 64, 64), "float32")])
     with pytest.raises(UserError, match=r"^graph segment0: input x is \[1, 3, 64, 64\] float16 in the network, the manifest says \[1, 3, 64, 64\] float32$"):
-        check_io("segment0", "input", want, [Tensor("x", (1, 3, 64, 64), "float16")])
+        check_io("segment0", "input", want, [TensorSpec("x", (1, 3, 64, 64), "float16")])
 
 
 def test_fp16_precision_check():

@@ -33,12 +33,12 @@ def test_zoo_exports_pass_checks_and_parity(name, tmp_path):
     assert parity["fp16_onnxruntime_cpu"]["routing_agreement"] >= 0.99
     assert parity["fp16_onnxruntime_cpu"]["boxes_max_abs_diff"] < 1.0  # pixels at 64x64
     if routed:
-        experts = sum(layer["experts"] for layer in bundle.moe_layers)
-        assert bundle.manifest["lowering"] == "segmented"
+        experts = sum(layer.experts for layer in bundle.moe_layers)
+        assert bundle.manifest.lowering == "segmented"
         assert len(bundle.graphs) == experts + len(bundle.moe_layers) + 1
         dense = load_bundle(tmp_path / "dense")
-        assert dense.manifest["lowering"] == "dense" and list(dense.graphs) == ["model"]
-    assert all(r.topk == [] or set(r.topk) <= {layer["top_k"] for layer in bundle.moe_layers} for r in report.graphs)
+        assert dense.manifest.lowering == "dense" and list(dense.graphs) == ["model"]
+    assert all(r.topk == [] or set(r.topk) <= {layer.top_k for layer in bundle.moe_layers} for r in report.graphs)
 
 
 @pytest.fixture
@@ -48,17 +48,17 @@ def pico(pico_bundles) -> Path:
 
 def test_manifest_describes_the_bundle(pico):
     bundle = load_bundle(pico)
-    m = bundle.manifest
+    m = json.loads((pico / "manifest.json").read_text())  # the format on disk
     assert m["format"] == "edge-moe-bundle" and m["schema_version"] == 2 and m["task"] == "detect"
     assert m["input"]["shape"] == [1, 3, IMGSZ, IMGSZ] and m["input"]["color"] == "RGB"
     assert m["input"]["letterbox"]["pad_value"] == 114 and m["strides"] == [8, 16, 32]
     assert m["decoding"]["boxes"]["format"] == "xyxy" and "runtime" in m["decoding"]["nms"]
-    assert [l["name"] for l in bundle.moe_layers] == [f"backbone.moe.p{s}" for s in (2, 3, 4, 5)]
+    assert [l.name for l in bundle.moe_layers] == [f"backbone.moe.p{s}" for s in (2, 3, 4, 5)]
     assert m["routing"] == "sparse" and m["source"] == {"zoo": "esmoe-pico", "weights": "initialised (untrained)"}
     assert m["versions"]["opset"] == 17 and m["checks"]["parity"]["sparse"]["routing_ids_identical"]
     steps = m["plan"]["steps"]
     assert [s.get("run") for s in steps if "run" in s] == [f"segment{i}" for i in range(5)]
-    assert [s["experts"] for s in steps if "experts" in s] == [l["name"] for l in bundle.moe_layers]
+    assert [s["experts"] for s in steps if "experts" in s] == [l.name for l in bundle.moe_layers]
 
 
 def test_graphs_carry_metadata_and_static_io(pico):
@@ -68,7 +68,7 @@ def test_graphs_carry_metadata_and_static_io(pico):
         meta = {p.key: p.value for p in model.metadata_props}
         assert meta["edge_moe.graph"] == name and meta["edge_moe.model"] == "esmoe-pico"
         assert meta["edge_moe.routing"] == "sparse" and meta["edge_moe.imgsz"] == str(IMGSZ)
-        assert [i.name for i in model.graph.input] == [i["name"] for i in entry["inputs"]]
+        assert [i.name for i in model.graph.input] == [i.name for i in entry.inputs]
         for value in model.graph.output:
             assert all(d.dim_value > 0 for d in value.type.tensor_type.shape.dim)
         if name.startswith("segment") and name != "segment4":
@@ -191,8 +191,8 @@ def test_checkpoint_export_records_its_hash(tmp_path):
     export_with_report(str(weights), tmp_path / "b", imgsz=64, parity_count=1)
     bundle = load_bundle(tmp_path / "b")
     assert bundle.class_names == ["cat", "dog", "bird"]
-    assert bundle.manifest["source"]["checkpoint_sha256"] == sha256_of(weights)
-    assert np.isclose(bundle.manifest["input"]["scale"], 1 / 255)
+    assert bundle.manifest.source["checkpoint_sha256"] == sha256_of(weights)
+    assert np.isclose(bundle.manifest.input.scale, 1 / 255)
 
 
 def test_later_exports_clean_what_killed_ones_left(tmp_path):

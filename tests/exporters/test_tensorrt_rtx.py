@@ -55,7 +55,7 @@ def test_every_zoo_bundle_builds_fp16_and_fp32(zoo_bundles, tmp_path):
             for name, meta in loaded.engines.items():
                 assert meta["flavour"] == "tensorrt-rtx" and meta["precision"] == ("fp16" if fp16 else "fp32")
                 assert meta["compute_capabilities"] == list(RTX_DEFAULT_TARGETS) and meta["gpu"] is None
-                assert meta["onnx_sha256"] == (loaded.graphs[name]["fp16"] if fp16 else loaded.graphs[name])["sha256"]
+                assert meta["onnx_sha256"] == (loaded.graphs[name].fp16 if fp16 else loaded.graphs[name]).sha256
                 assert (bundle / meta["file"]).stat().st_size > 0
             assert len(list((bundle / "engines").glob("*.engine"))) == len(loaded.graphs)  # the other precision's are gone
 

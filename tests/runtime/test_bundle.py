@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from edge_moe.errors import UserError
-from edge_moe.runtime.bundle import check_engine, engine_flavour, load_bundle, manifest_text, sha256_of
+
+
+from edge_moe.runtime.schema import MoELayerSpec
+from edge_moe.runtime.bundle import check_engine, engine_flavour, load_bundle, sha256_of
 
 
 def make_bundle(root: Path, **overrides) -> Path:
@@ -33,7 +36,7 @@ def make_bundle(root: Path, **overrides) -> Path:
         "engines": {},
     }
     manifest.update(overrides)
-    (root / "manifest.json").write_text(manifest_text(manifest))
+    (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
 
@@ -55,7 +58,7 @@ def test_valid_bundle_exposes_fields(tmp_path):
     bundle = load_bundle(make_bundle(tmp_path / "b"))
     assert bundle.input_size == (64, 96)
     assert bundle.class_names == ["a", "b", "c"]
-    assert bundle.moe_layers == [{"name": "backbone.moe.p2", "experts": 4, "top_k": 2}]
+    assert bundle.moe_layers == (MoELayerSpec("backbone.moe.p2", 4, 2),)
     assert bundle.graph_path("model") == tmp_path / "b" / "graphs" / "model.onnx"
     assert bundle.engines == {}
 
@@ -74,7 +77,7 @@ def test_schema_errors_name_the_field(tmp_path):
     edit(root, lambda m: m.update(format="edge-moe-bundle", schema_version=99))
     assert "schema_version 99" in one_line_error(root)
     edit(root, lambda m: (m.update(schema_version=2), m.pop("plan")))
-    assert "missing field(s) ['plan']" in one_line_error(root)
+    assert "missing field plan" in one_line_error(root)
     edit(root, lambda m: m.update(plan={"steps": [{"run": "nope"}]}, routing="dense"))
     assert "unknown graph" in one_line_error(root)
     edit(root, lambda m: m.update(plan={"steps": [{"run": "model"}]}, routing="magic"))

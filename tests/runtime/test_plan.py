@@ -42,7 +42,7 @@ def test_sparse_and_dense_agree(exported, top_k):
         assert a.scores.shape[-1] == 3 and a.boxes.dtype == np.float32
         np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-4)
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
-        assert [r.layer for r in a.routing] == [layer["name"] for layer in sparse.moe_layers]
+        assert [r.layer for r in a.routing] == [layer.name for layer in sparse.moe_layers]
         for x, y in zip(a.routing, b.routing):
             assert x.ids.dtype == np.int64 and x.ids.shape == ((top_k or 2),)
             np.testing.assert_array_equal(x.ids, y.ids)
@@ -100,7 +100,7 @@ def test_only_the_chosen_experts_run(exported):
         result = executor(images(1)[0])
     experts = {name: n for name, n in calls.items() if ".expert" in name}
     layers = sparse.moe_layers
-    assert sum(experts.values()) == sum(layer["top_k"] for layer in layers)
+    assert sum(experts.values()) == sum(layer.top_k for layer in layers)
     chosen = {f"{r.layer}.expert{int(e)}" for r in result.routing for e in r.ids}
     assert set(experts) == chosen
     assert all(n == 1 for name, n in calls.items() if name.startswith("segment"))
@@ -141,7 +141,7 @@ def test_host_bytes_are_the_frame_routing_and_outputs_only(exported, which):
         result = executor(images(1)[0])
         frame = 3 * IMGSZ * IMGSZ * 4
         outputs = result.boxes.nbytes + result.scores.nbytes
-        routing = sum(layer["top_k"] * (8 + 4) for layer in bundle.moe_layers)  # int64 ids + float32 weights
+        routing = sum(layer.top_k * (8 + 4) for layer in bundle.moe_layers)  # int64 ids + float32 weights
         assert result.host_bytes == frame + outputs + routing
         assert executor(images(1)[0], top_k=1).host_bytes == frame + outputs + routing  # K' is a slot mask in the graphs
         assert executor.memory.nbytes > result.host_bytes  # the feature maps never crossed

@@ -15,16 +15,18 @@ from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import Backend, DeviceBuffer, GraphSession
 from edge_moe.runtime.bundle import Bundle
 from edge_moe.runtime.plan import PlanExecutor
+from edge_moe.runtime.schema import Manifest
 
 LAYER = "moe"
 SHAPE = [1, 2, 4, 4]
+FAKE_ROUTING: dict = {}  # bundle root -> (ids, weights) that segment0 "computes"
 
 
 def spec(name: str, shape: list[int], dtype: str = "float32") -> dict:
     return {"name": name, "shape": shape, "dtype": dtype}
 
 
-def fake_bundle(ids=(2, 0), weights=(0.75, 0.25)) -> Bundle:
+def fake_bundle(ids=(2, 0), weights=(0.75, 0.25), change=lambda graphs: None) -> Bundle:
     graphs = {
         "segment0": {"inputs": [spec("images", [1, 3, 4, 4]), spec(f"{LAYER}.slot_mask", [1, 2])],
                      "outputs": [spec(f"{LAYER}.x", SHAPE), spec(f"{LAYER}.ids", [1, 2], "int64"), spec(f"{LAYER}.weights", [1, 2])]},
@@ -38,9 +40,15 @@ def fake_bundle(ids=(2, 0), weights=(0.75, 0.25)) -> Bundle:
          "ids": f"{LAYER}.ids", "weights": f"{LAYER}.weights", "outputs": [f"{LAYER}.y0", f"{LAYER}.y1"]},
         {"run": "segment1"},
     ], "slot_masks": {LAYER: f"{LAYER}.slot_mask"}}
-    manifest = {"input": {"name": "images", "shape": [1, 3, 4, 4]}, "graphs": graphs, "plan": plan,
-                "moe_layers": [{"name": LAYER, "experts": 3, "top_k": 2}], "routing": "sparse", "fake_routing": [ids, weights]}
-    return Bundle(Path("/fake-bundle"), manifest)
+    manifest = {"format": "edge-moe-bundle", "schema_version": 2, "task": "detect", "model": "fake", "class_names": [],
+                "input": {"name": "images", "shape": [1, 3, 4, 4]}, "graphs": graphs, "plan": plan,
+                "moe_layers": [{"name": LAYER, "experts": 3, "top_k": 2}], "routing": "sparse", "lowering": "segmented"}
+    for entry in graphs.values():
+        entry.update(file="graphs/none.onnx", sha256="0" * 64)
+    change(graphs)
+    bundle = Bundle(Path("/fake-bundle"), Manifest.parse(manifest, "fake"))
+    FAKE_ROUTING[bundle.root] = (ids, weights)
+    return bundle
 
 
 class NumpyBuffer(DeviceBuffer):
@@ -58,9 +66,9 @@ class NumpyBuffer(DeviceBuffer):
 class FakeGraph(GraphSession):
     def __init__(self, name: str, entry: dict, routing, log: list):
         self.name, self.routing, self.log = name, routing, log
-        self.input_names = [t["name"] for t in entry["inputs"]]
-        self.output_names = [t["name"] for t in entry["outputs"]]
-        self.tensors = {t["name"]: (tuple(t["shape"]), np.dtype(t["dtype"])) for t in (*entry["inputs"], *entry["outputs"])}
+        self.input_names = [t.name for t in entry.inputs]
+        self.output_names = [t.name for t in entry.outputs]
+        self.tensors = {t.name: (t.shape, np.dtype(t.dtype)) for t in (*entry.inputs, *entry.outputs)}
 
     def bind(self, inputs, outputs):
         def run():
@@ -88,7 +96,7 @@ class FakeBackend(Backend):
         self.bundle, self.log, self.closed = bundle, [], False
 
     def open(self, graph):
-        return FakeGraph(graph, self.bundle.graphs[graph], self.bundle.manifest["fake_routing"], self.log)
+        return FakeGraph(graph, self.bundle.graphs[graph], FAKE_ROUTING[self.bundle.root], self.log)
 
     def allocate(self, name, shape, dtype):
         return NumpyBuffer(name, shape, dtype)
@@ -124,8 +132,10 @@ def test_top_k_prime_runs_fewer_experts_and_renormalises():
 
 
 def test_manifest_that_disagrees_with_a_graph_is_one_line_at_load():
-    bundle = fake_bundle()
-    bundle.manifest["graphs"]["segment1"]["inputs"][1]["shape"] = [1, 2, 8, 8]  # y0 declared bigger in segment1 than the experts make
+    def bigger_y0(graphs):  # y0 declared bigger in segment1 than the experts make
+        graphs["segment1"]["inputs"][1]["shape"] = [1, 2, 8, 8]
+
+    bundle = fake_bundle(change=bigger_y0)
     with pytest.raises(UserError, match=rf"tensor {LAYER}.y0 is \[1, 2, 8, 8\] float32 in graphs.segment1 but \[1, 2, 4, 4\]"):
         PlanExecutor(bundle, FakeBackend(bundle))
 
