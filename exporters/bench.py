@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from edge_moe.errors import UserError
+from edge_moe.model_source import source_kind
 from edge_moe.exporters.parity import parity_images
 from edge_moe.models.complexity import Complexity, measure
 from edge_moe.moe import moe_execution
@@ -230,7 +231,7 @@ def _measure(
     frames: dict[tuple[str, str], FrameFn] = {}
     source_path = Path(source)
     with tempfile.TemporaryDirectory(prefix="edge-moe-bench-", dir=workdir) as scratch:
-        if source_path.is_dir():
+        if source_kind(source) == "bundle":
             bundle = load_bundle(source_path)
             if "torch" in backends or any(r != bundle.routing for r in routings):
                 raise UserError(f"{source}: a bundle benchmarks only on onnxruntime or tensorrt with its own routing "

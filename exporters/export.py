@@ -27,6 +27,7 @@ from edge_moe.exporters.lowering import routed_layers
 from edge_moe.exporters.onnx_graph import DEFAULT_OPSET, save_graph
 from edge_moe.exporters.parity import check_parity, parity_failures, parity_images
 from edge_moe.exporters.uint8_input import as_uint8_frames, from_uint8_frames, with_uint8_input
+from edge_moe.model_source import source_kind
 from edge_moe.models.config import check_imgsz
 from edge_moe.runtime.bundle import FORMAT, MANIFEST, graph_file, load_bundle, sha256_of, write_manifest
 from edge_moe.runtime.schema import FileRef, GraphEntry, Manifest, MoELayerSpec, NetworkInput, Plan, TensorSpec
@@ -68,19 +69,20 @@ class ExportReport:
 def resolve_source(source: Source) -> tuple[torch.nn.Module, list[str], dict[str, Any]]:
     """(model in eval, class names, source record) from a model, a checkpoint path or a zoo name."""
     from edge_moe.checkpoint import model_from_checkpoint
-    from edge_moe.models import create_model, list_models
+    from edge_moe.models import create_model
 
     if isinstance(source, torch.nn.Module):
         names = [f"class{i}" for i in range(source.num_classes)]
         return source.eval(), names, {"module": source.config.name}
     path = Path(source)
-    if path.is_file() or str(source).endswith(".pt"):
+    kind = source_kind(str(source))
+    if kind == "bundle":
+        raise UserError(f"{source}: is a bundle already; export takes a checkpoint (.pt) or a zoo name")
+    if kind == "checkpoint":
         model, payload = model_from_checkpoint(path)
         return model, list(payload["class_names"]), {"checkpoint": path.name, "checkpoint_sha256": sha256_of(path)}
-    if str(source) in list_models():
-        model = create_model(str(source)).eval()
-        return model, [f"class{i}" for i in range(model.num_classes)], {"zoo": str(source), "weights": "initialised (untrained)"}
-    return create_model(str(source)), [], {}  # raises the registry's "unknown model" UserError
+    model = create_model(str(source)).eval()  # an unknown name is the registry's one-line "unknown model"
+    return model, [f"class{i}" for i in range(model.num_classes)], {"zoo": str(source), "weights": "initialised (untrained)"}
 
 
 def validate_options(model: torch.nn.Module, imgsz: int, routing: str, opset: int) -> None:

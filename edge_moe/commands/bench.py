@@ -34,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from edge_moe.exporters.bench import benchmark
+    from edge_moe.model_source import source_kind
     from edge_moe.runtime.backends.select import tensorrt_usable
     from edge_moe.runtime.bundle import load_bundle
 
     backends, routings = args.backend, args.routing
-    if Path(args.source).is_dir():
+    if source_kind(args.source) == "bundle":
         bundle = load_bundle(args.source)
         backends = backends or (("onnxruntime",) if tensorrt_usable(bundle) else ("onnxruntime", "tensorrt"))
         routings = routings or (bundle.routing,)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from edge_moe.model_source import source_kind
+
 from edge_moe.commands.values import positive_int
 from typing import Any, Optional
 
@@ -44,7 +46,7 @@ def _build(args: argparse.Namespace) -> Any:
     from edge_moe.errors import UserError
     from edge_moe.models import create_model
 
-    if args.model.endswith(".pt") or Path(args.model).is_file():
+    if source_kind(args.model) == "checkpoint":
         if args.num_classes is not None:
             raise UserError("--num-classes cannot change a checkpoint's model; it has its own classes")
         return model_from_checkpoint(args.model)[0]
@@ -59,13 +61,8 @@ def _build(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edge_moe.errors import UserError
-
-    path = Path(args.model)
-    if path.is_dir():
+    if source_kind(args.model) == "bundle":
         return _bundle_run(args)  # torch-free: a runtime-only install reads bundles too
-    if not path.exists() and ("/" in args.model or path.suffix):
-        raise UserError(f"{args.model}: no such file or directory (expected a zoo name, a checkpoint .pt or a bundle directory)")
     from edge_moe.models.config import check_imgsz
 
     model = _build(args)
