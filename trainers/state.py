@@ -7,7 +7,6 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from edge_moe.errors import UserError
 
 
 def rng_state() -> dict[str, Any]:

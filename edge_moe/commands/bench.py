@@ -31,8 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from edge_moe.exporters.bench import benchmark
     from edge_moe.model_source import source_kind
     from edge_moe.runtime.backends.select import tensorrt_usable

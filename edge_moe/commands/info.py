@@ -40,8 +40,6 @@ def model_info(model: Any, imgsz: Optional[int] = None) -> dict[str, Any]:
 
 
 def _build(args: argparse.Namespace) -> Any:
-    from pathlib import Path
-
     from edge_moe.checkpoint import model_from_checkpoint
     from edge_moe.errors import UserError
     from edge_moe.models import create_model
@@ -59,8 +57,6 @@ def _build(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     if source_kind(args.model) == "bundle":
         return _bundle_run(args)  # torch-free: a runtime-only install reads bundles too
     from edge_moe.models.config import check_imgsz
