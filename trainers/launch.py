@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
-from edge_moe.errors import UserError, first_line
+from edge_moe.errors import UserError
 
 
 def gpu_list(device: str) -> list[int]:
@@ -44,8 +45,7 @@ def launch_train(train_argv: list[str], nproc: int) -> None:
         run(args)
     except ChildFailedError as error:
         rank, failure = error.get_first_failure()
-        detail = f"exit code {failure.exitcode}" if failure.exitcode >= 0 else f"killed by signal {-failure.exitcode}"
-        message = failure.message.get("message", "") if isinstance(failure.message, dict) else str(failure.message or "")
-        raise UserError(f"rank {rank} of {nproc} failed ({detail}{': ' + first_line(Exception(message)) if message.strip() else ''}); "
-                        f"the other ranks were stopped") from None
+        detail = (f"exit code {failure.exitcode}, its error is above" if failure.exitcode >= 0
+                  else f"killed by signal {-failure.exitcode} ({signal.Signals(-failure.exitcode).name})")
+        raise UserError(f"rank {rank} of {nproc} failed ({detail}); the other ranks were stopped") from None
     sys.stdout.flush()
