@@ -82,6 +82,13 @@ def sum_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def gather_to_main(value: Any, world: World) -> Optional[list[Any]]:
+    """Every rank's ``value`` (picklable), in rank order, on rank 0; None on the others."""
+    gathered: Optional[list[Any]] = [None] * world.size if world.is_main else None
+    dist.gather_object(value, gathered, dst=0)
+    return gathered
+
+
 def ranks() -> int:
     """Processes in the run (1 without a process group)."""
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1

@@ -175,9 +175,10 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
                 sums[key] += parts[key]
             bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
         steps = max(len(loader), 1)
+        result = evaluate(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress,
+                          world=world)
         if not world.is_main:
-            continue  # rank 0 validates on the whole val set and writes; the others wait in the next epoch's first step
-        result = evaluate(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress)
+            continue  # rank 0 scored the predictions of every rank and writes; the others wait in the next epoch's first step
         row = _history_row(epoch, lr, {k: v / steps for k, v in sums.items()}, result, time.perf_counter() - epoch_start)
         history.append(row)
         fitness = _fitness(result.metrics)
@@ -193,9 +194,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
             plot_history(history, out)
         _report_epoch(row, result, config.epochs)
 
-    if not world.is_main:
-        return TrainResult(out, best_path, last_path, {}, history, time.perf_counter() - started)
-    return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress)
+    return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress, world, device)
 
 
 def run_folder(out: Path, resume: bool, exist_ok: bool) -> Path:
@@ -274,11 +273,16 @@ def _report_epoch(row: dict, result: EvalResult, epochs: int) -> None:
         tqdm.write("\n".join([banner, *(f"!!! ROUTING WARNING {w}" for w in result.warnings), banner]))
 
 
-def _finish(config: TrainConfig, data, out: Path, best_path: Path, last_path: Path, history: list[dict], wall: float, progress: bool) -> TrainResult:
-    """Validates best.pt as it will be shipped (rebuilt from the file, hard top-K) and prints it."""
+def _finish(config: TrainConfig, data, out: Path, best_path: Path, last_path: Path, history: list[dict], wall: float, progress: bool,
+            world: World, device: str) -> TrainResult:
+    """Validates best.pt as it will be shipped (rebuilt from the file, hard top-K) and prints it (every rank predicts
+    its share of the val set; rank 0 scores and prints, the others return no metrics)."""
+    broadcast_from_main(None, world)  # a barrier: rank 0 has written best.pt
     model, _ = model_from_checkpoint(best_path)
-    model.to(resolve_device(config.device))
-    result = evaluate(model, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=config.device, progress=progress)
+    model.to(device)
+    result = evaluate(model, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress, world=world)
+    if result is None:
+        return TrainResult(out, best_path, last_path, {}, history, wall)
     print(format_result(result, f"final validation of {best_path} (hard top-K):"))
     print(f"results: {out / 'results.csv'}, plots: {out}/*.png, weights: {best_path}, {last_path}")
     return TrainResult(out, best_path, last_path, result.to_dict(), history, wall)

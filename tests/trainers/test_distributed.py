@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from edge_moe.checkpoint import model_from_checkpoint
 from edge_moe.cli import main
+from edge_moe.data import load_data
 from edge_moe.commands.train import without_options
 from edge_moe.trainers import train
 from edge_moe.trainers.distributed import GlobalBatchSampler, World
 from edge_moe.trainers.launch import gpu_list
+from edge_moe.trainers.validator import evaluate
 
 DATA = "synthetic:n=8,val=4,imgsz=64,seed=5"  # 8 images, batch 8: epoch 1 is exactly the first step
 ARGS = ["--model", "esmoe-pico", "--data", DATA, "--imgsz", "64", "--batch", "8", "--workers", "0", "--threads", "1"]
@@ -75,6 +78,16 @@ def test_two_processes_train_like_one_then_resume(tmp_path):
     two = tmp_path / "two"
     assert sorted(p.name for p in (two / "weights").iterdir()) == ["best.pt", "last.pt"]
     assert "final validation of" in done.stdout and "mAP50-95" in done.stdout  # the checkpoint validates
+    # validation gathered the predictions and routing of both ranks: one process scoring last.pt (the EMA weights
+    # validated in epoch 1) over the whole val set gives the same row
+    model, _ = model_from_checkpoint(two / "weights" / "last.pt")
+    alone = evaluate(model, load_data(DATA).split("val"), 64, progress=False)
+    with open(two / "results.csv") as f:
+        row = next(csv.DictReader(f))
+    assert float(row["map50_95"]) == pytest.approx(alone.metrics["map50_95"], abs=1e-5)
+    assert float(row["ar100"]) == pytest.approx(alone.metrics["ar100"], abs=1e-5)
+    for usage in alone.usage:
+        assert [float(row[f"usage:{usage.layer}:e{e}"]) for e in range(len(usage.share))] == pytest.approx(list(usage.share), abs=1e-6)
 
     one = train(out=tmp_path / "one", model="esmoe-pico", data=DATA, imgsz=64, batch=8, workers=0, threads=1, epochs=1, progress=False)
     first_two, first_one = _losses(two)[0], _losses(tmp_path / "one")[0]
