@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_moe.runtime import Detector
-from runtime_fps import make_video
+from runtime_fps import bench_bundle, make_video
 
 PATTERNS = ("testsrc2", "testsrc", "smptebars", "rgbtestsrc")  # one distinct 640x480 video per source
 
@@ -54,11 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    model = Path(args.model) if args.model else work / "esmoe-pico-sparse"
-    if not args.model and not model.exists():
-        from edge_moe.exporters.export import export_bundle
-
-        export_bundle("esmoe-pico", model, routing="sparse")
+    model = bench_bundle(args.model, work)
     det = Detector(model, threads=args.threads)
     videos = make_videos(work, max(args.sources), args.frames)
     print(f"bundle {model} ({det.bundle.routing}, input {det.spec.height}x{det.spec.width}), backend {det.backend}, "
