@@ -9,6 +9,7 @@ trains on do not depend on the number of processes.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Iterator, Optional
@@ -146,4 +147,7 @@ def wrap_model(model: torch.nn.Module, world: World, device: str, sync_bn: bool)
     if sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     device_ids: Optional[list[int]] = [torch.device(device).index] if device.startswith("cuda") else None
+    # depthwise weights (C, 1, k, k) are both contiguous and channels-last; their gradients come back in the other
+    # layout, which DDP reports once per process (a copy into its buckets, no error)
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)

@@ -106,13 +106,13 @@ def _train_in_world(config: TrainConfig, resume: bool, progress: bool, exist_ok:
         saved = _resume_state(last_path)
         config = _resumed_config(TrainConfig.from_dict(saved["config"]), config, given, saved["train_state"]["epoch"], last_path)
     print(f"run folder: {out}")
+    print(f"world size {world.size}" + (f" ({'nccl' if device.startswith('cuda') else 'gloo'}): global batch {config.batch} split "
+                                        f"across {world.size} processes" if world.distributed else ""))
     with torch_threads(config.threads):
         if model_task(config.model) == "classify":
             from edge_moe.trainers.classify import train_classifier
 
-            if world.distributed:
-                raise UserError(f"--model {config.model}: distributed training covers detectors; train classifiers in one process")
-            return train_classifier(config, saved, device, out, last_path, best_path, progress)
+            return train_classifier(config, saved, device, out, last_path, best_path, progress, world)
         return _train(config, saved, device, out, last_path, best_path, progress, world)
 
 
@@ -142,8 +142,6 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     if world.is_main:
         out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    print(f"world size {world.size}" + (f" ({'nccl' if device.startswith('cuda') else 'gloo'}): global batch {config.batch} split "
-                                        f"across {world.size} processes" if world.distributed else ""))
     print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
           f"{len(names)} classes) for {config.epochs} epochs at {config.imgsz}px, batch {config.batch}, {device}")
 

@@ -150,3 +150,25 @@ def test_a_dead_rank_stops_the_run_with_its_name(tmp_path):
     assert process.returncode == 2
     assert err.strip().splitlines()[-1].startswith("edge-moe train: error: rank 1 of 2 failed (killed by signal 9 (SIGKILL)); "
                                                  "the other ranks were stopped")
+
+
+@pytest.mark.slow
+def test_two_processes_train_a_classifier(tmp_path):
+    import cv2
+    import numpy as np
+
+    from edge_moe.data.xray_builtin import _photo, render
+
+    rng = np.random.default_rng(0)
+    for name in ("coins", "clock", "camera"):
+        photo = _photo(name)
+        for split, count in (("train", 4), ("val", 2)):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(count):
+                cv2.imwrite(str(tmp_path / "data" / split / name / f"{i}.png"), render(photo, rng))
+    done = _cli("--model", "xray-moe-pico", "--data", str(tmp_path / "data"), "--imgsz", "32", "--batch", "6", "--epochs", "1",
+                "--workers", "0", "--threads", "1", "--nproc", "2", "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "world size 2 (gloo)" in done.stdout and "final validation of" in done.stdout and "(6 images" in done.stdout
+    assert "Grad strides" not in done.stderr
+    assert sorted(p.name for p in (tmp_path / "run" / "weights").iterdir()) == ["best.pt", "last.pt"]
