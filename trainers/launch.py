@@ -17,13 +17,17 @@ def gpu_list(device: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-def check_launch(nproc: int, device: str) -> None:
-    """One-line errors for a launch the machine cannot run, before any process starts."""
+def check_launch(nproc: int, device: str, gpus: list[int]) -> None:
+    """One-line errors for a launch the machine cannot run, before any process starts; ``gpus``: the ids --device
+    listed (none: --nproc N processes on --device)."""
     if not device.startswith("cuda"):
         return
     import torch
 
     present = torch.cuda.device_count()
+    if gpus and max(gpus) >= present:
+        raise UserError(f"--device {','.join(map(str, gpus))}: GPU {max(gpus)} does not exist; this machine has {present} CUDA GPU(s)"
+                        + (f" (ids 0..{present - 1})" if present else ""))
     if nproc > present:
         raise UserError(f"--nproc {nproc}: only {present} CUDA GPU(s) on this machine for --device {device} "
                         f"(one process per GPU; use --device cpu for CPU processes)")

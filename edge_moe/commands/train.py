@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from edge_moe.errors import UserError
 from edge_moe.commands.values import non_negative_float, non_negative_int, positive_float, positive_int, probability
+from edge_moe.errors import UserError
 
 HELP = "train a detector or classifier (weights/last.pt + best.pt, results.csv, plots, routing health)"
 
@@ -41,15 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge_moe.data.augment import AugmentConfig
     from edge_moe.trainers import TrainConfig, train
-
     from edge_moe.trainers.launch import gpu_list
 
     gpus = gpu_list(args.device)
-    if gpus or args.nproc > 1:
+    if len(gpus) > 1 or args.nproc > 1:
         return _launch(args, gpus)
+    device = f"cuda:{gpus[0]}" if gpus else args.device  # --device 0: one GPU, this process
     lr0 = args.lr0 if args.lr0 is not None else (0.01 if args.optimizer == "sgd" else 0.002)
     config = TrainConfig(
-        model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=device,
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, use_dfl=not args.no_dfl,
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
         augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn,
@@ -68,7 +68,7 @@ def _launch(args: argparse.Namespace, gpus: list[int]) -> int:
     if gpus and args.nproc not in (1, nproc):
         raise UserError(f"--nproc {args.nproc}: --device {args.device} names {len(gpus)} GPU(s), one process each")
     device = "cuda" if gpus else args.device
-    check_launch(nproc, device)
+    check_launch(nproc, device, gpus)
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
     launch_train(without_options(list(getattr(args, "argv", ()))[1:], ("--nproc", "--device")) + ["--device", device], nproc)

@@ -56,6 +56,8 @@ def test_bad_launches_are_one_line(tmp_path, capsys):
     assert main(["train", *ARGS, "--nproc", "2", "--device", "cuda", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("edge-moe train: error: --nproc 2: only 0 CUDA GPU(s)") and "\n" not in err
+    assert main(["train", *ARGS, "--device", "0,1", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("edge-moe train: error: --device 0,1: GPU 1 does not exist; this machine has 0 CUDA GPU(s)")
     assert main(["train", *ARGS, "--sync-bn", "--epochs", "1", "--out", str(tmp_path)]) == 2
     assert "--sync-bn: SyncBatchNorm runs on CUDA only" in capsys.readouterr().err
 
