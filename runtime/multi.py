@@ -75,12 +75,22 @@ class MultiStream:
             raise UserError("no sources given (expected one or more)")
         opened, self.names = open_sources(sources, options)
         self.runner = runner
-        self.streams = {name: runner.stream(source, options, max_frames, prefetch) for name, source in zip(self.names, opened)}
+        self.sources = dict(zip(self.names, opened))
+        try:
+            self.streams = {name: runner.stream(source, options, max_frames, prefetch) for name, source in self.sources.items()}
+        except BaseException:
+            self.close()
+            raise
         self.total = RunStats(runner.layers)
 
     def stop(self) -> None:
         for stream in self.streams.values():
             stream.stop()
+
+    def close(self) -> None:
+        """Closes every source (what iterating does at the end; for a MultiStream given up before it ran)."""
+        for source in self.sources.values():
+            source.close()
 
     def summary(self) -> dict:
         """Per source (FPS, latency split, expert usage, source counters, error) and the total over all frames."""

@@ -35,17 +35,15 @@ def run_sources(detector: BundleRunner, sources: Sequence[SourceSpec], *, log_pa
     jsonl = None
     try:
         check_outputs({"--log": _path(log_path), "--summary-json": _path(summary_path)},
-                      [s.source_spec for s in multi.streams.values()], detector.bundle.root)
-        for name, stream in multi.streams.items():
-            source = stream.source_spec
+                      list(multi.sources.values()), detector.bundle.root)
+        for name, source in multi.sources.items():
             video = None if save_dir is None else (f"{Path(save_dir) / name}/" if isinstance(source, ImageSource) else Path(save_dir) / f"{name}.mp4")
             sinks[name] = _open_sinks(detector, source, None, video, _plot_of(plot_path, name), None, show, strip, title=f"edge-moe {name}")
         jsonl = JsonlSink(log_path) if log_path else None
     except BaseException:
         for sink in sinks.values():
             sink.close()
-        for stream in multi.streams.values():
-            stream.source_spec.close()
+        multi.close()
         raise
     bar = _progress_bar(len(sources)) if progress else None
     stopper = SignalStop(multi.stop)
