@@ -20,6 +20,7 @@ import numpy as np
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.select import choose_backend, open_backend
 from edge_moe.runtime.bundle import Bundle, load_bundle
+from edge_moe.runtime.fair_lock import FairLock
 from edge_moe.runtime.meters import RunStats
 from edge_moe.runtime.plan import PlanExecutor, PlanResult
 from edge_moe.runtime.postprocess import PostprocessConfig, postprocess
@@ -80,7 +81,7 @@ class BundleRunner(ABC):
         self.layers = [(layer["name"], int(layer["experts"])) for layer in self.bundle.moe_layers]
         self._streams: set["Stream"] = set()
         self._lock = threading.Lock()
-        self._infer_lock = threading.Lock()  # one inference at a time: the backend owns one set of buffers
+        self._infer_lock = FairLock()  # one inference at a time (the backend owns one set of buffers), streams take turns
         self.warmup()
 
     def close(self) -> None:
