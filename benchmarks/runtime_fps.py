@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -33,6 +34,18 @@ def make_video(path: Path, frames: int, size: str = "640x480", fps: int = 30) ->
     if not path.exists():
         subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
                         "-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+def bench_bundle(model: Optional[str], work: Path) -> Path:
+    """``model``, or (None) an esmoe-pico sparse bundle at 256 exported once under ``work``."""
+    if model:
+        return Path(model)
+    path = work / "esmoe-pico-sparse"
+    if not path.exists():
+        from edge_moe.exporters.export import export_bundle
+
+        export_bundle("esmoe-pico", path, routing="sparse")
     return path
 
 
@@ -103,11 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    model = Path(args.model) if args.model else work / "esmoe-pico-sparse"
-    if not args.model and not model.exists():
-        from edge_moe.exporters.export import export_bundle
-
-        export_bundle("esmoe-pico", model, routing="sparse")
+    model = bench_bundle(args.model, work)
     det = Detector(model)
     video = make_video(work / "bench_300.mp4", 300)
     print(f"bundle {model} ({det.bundle.routing}, input {det.spec.height}x{det.spec.width}), backend {det.backend}, "

@@ -13,13 +13,14 @@ import threading
 from abc import ABC, abstractmethod
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.select import choose_backend, open_backend
 from edge_moe.runtime.bundle import Bundle, load_bundle
+from edge_moe.runtime.fair_lock import FairLock
 from edge_moe.runtime.meters import RunStats
 from edge_moe.runtime.plan import PlanExecutor, PlanResult
 from edge_moe.runtime.postprocess import PostprocessConfig, postprocess
@@ -27,6 +28,9 @@ from edge_moe.runtime.prefetch import Prefetcher
 from edge_moe.runtime.preprocess import InputSpec, Prepared, prepare, spec_from_values
 from edge_moe.runtime.results import ExpertActivation, FrameResult, Latency
 from edge_moe.runtime.sources import Frame, PushSource, Source, SourceOptions, open_source
+
+if TYPE_CHECKING:
+    from edge_moe.runtime.multi import MultiStream
 
 log = logging.getLogger("edge_moe.runtime")
 
@@ -71,6 +75,7 @@ class BundleRunner(ABC):
         self.layers = [(layer.name, layer.experts) for layer in self.bundle.moe_layers]
         self._streams: set["Stream"] = set()
         self._lock = threading.Lock()
+        self._infer_lock = FairLock()  # one inference at a time (the backend owns one set of buffers), streams take turns
         self.warmup()
 
     def close(self) -> None:
@@ -120,12 +125,18 @@ class BundleRunner(ABC):
             prepared = self.prepare(Frame(image, 0, time.time()))
         except ValueError as error:
             raise UserError(str(error)) from None
-        return self.infer(prepared)
+        with self._infer_lock:
+            return self.infer(prepared)
 
     # streams -------------------------------------------------------------------------------
-    def stream(self, source: SourceSpec, options: SourceOptions = SourceOptions(), max_frames: Optional[int] = None,
-               prefetch: int = 4) -> "Stream":
-        """An iterable of FrameResult over ``source`` (see :func:`open_source` for what it accepts)."""
+    def stream(self, source: Union[SourceSpec, Sequence[SourceSpec]], options: SourceOptions = SourceOptions(),
+               max_frames: Optional[int] = None, prefetch: int = 4) -> Union["Stream", "MultiStream"]:
+        """An iterable of FrameResult over ``source`` (see :func:`open_source` for what it accepts); a list of sources
+        gives a :class:`~edge_moe.runtime.multi.MultiStream` over all of them (``max_frames`` per source)."""
+        if isinstance(source, (list, tuple)):
+            from edge_moe.runtime.multi import MultiStream
+
+            return MultiStream(self, source, options, max_frames, prefetch)
         return Stream(self, source, options, max_frames, prefetch)
 
     def start(self, source: SourceSpec, on_result: Callable[[FrameResult], None], **stream_kwargs) -> "StreamHandle":
@@ -241,7 +252,8 @@ class Stream:
                 if prepared is None:
                     break
                 waited_ms = (time.perf_counter() - t0) * 1000 - (0.0 if prefetcher is not None else prepared.preprocess_ms)
-                result = det.infer(prepared, capture_ms=max(waited_ms, 0.0))
+                with det._infer_lock:
+                    result = det.infer(prepared, capture_ms=max(waited_ms, 0.0))
                 self.stats.add(result)
                 count += 1
                 yield result

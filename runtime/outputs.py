@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.sinks.atomic import discard, temp_path_for
@@ -22,9 +22,11 @@ def source_files(source: Source) -> list[Path]:
     return [Path(p).resolve() for p in paths]
 
 
-def check_outputs(outputs: dict[str, Optional[Path]], source: Source, bundle_root: Path, folders: Sequence[str] = ()) -> None:
-    """``outputs``: option name -> path (None: not requested); ``folders``: the options that name a folder."""
-    sources = set(source_files(source))
+def check_outputs(outputs: dict[str, Optional[Path]], source: Union[Source, Sequence[Source]], bundle_root: Path,
+                  folders: Sequence[str] = ()) -> None:
+    """``outputs``: option name -> path (None: not requested); ``source``: the run's source(s); ``folders``: the options
+    that name a folder."""
+    sources = {path for one in (source if isinstance(source, (list, tuple)) else [source]) for path in source_files(one)}
     bundle = bundle_root.resolve()
     seen: dict[Path, str] = {}
     for option, path in outputs.items():

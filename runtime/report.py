@@ -11,7 +11,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from edge_moe.runtime.detector import BundleRunner, SourceSpec, open_runner
 from edge_moe.runtime.outputs import check_outputs, is_folder
@@ -47,75 +47,120 @@ def run_stream(detector: BundleRunner, source: SourceSpec, *, log_path: Optional
     opened = open_source(source, options)  # a bad source fails here, before any output is touched
     try:
         stream = detector.stream(opened, options, max_frames)
-        jsonl, video, images, window, timeline, annotator = _open_sinks(
-            detector, opened, log_path, video_path, plot_path, summary_path, show, strip)
+        sinks = _open_sinks(detector, opened, log_path, video_path, plot_path, summary_path, show, strip)
     except BaseException:
         opened.close()
         raise
     bar = None
-    stop_signal: Optional[int] = None
-
-    def on_signal(signum, frame) -> None:
-        """The first Ctrl-C / SIGTERM asks the stream to stop after the current frame; a second one aborts."""
-        nonlocal stop_signal
-        if stop_signal is not None:
-            raise KeyboardInterrupt
-        stop_signal = signum
-        log.warning("%s: finishing the outputs of the frames processed (a second signal aborts)", signal.Signals(signum).name)
-        stream.stop()
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS} if in_main_thread else {}
+    stopper = SignalStop(stream.stop)
     iterator = iter(stream)
     try:
-        for result in iterator:
-            if bar is None and progress:
-                bar = _progress_bar(stream, max_frames)
-            if jsonl:
-                jsonl.write(result)
-            if timeline:
-                timeline.write(result)
-            if annotator:
-                frame = annotator.annotate(result)
-                if video:
-                    video.write(frame)
-                if images:
-                    images.write(frame, result.source, result.frame_index)
-                if window and not window.write(frame):
+        with stopper:
+            for result in iterator:
+                if bar is None and progress:
+                    bar = _progress_bar(stream, max_frames)
+                if not sinks.write(result):
                     break
-            if bar is not None:
-                bar.update(1)
-                found = f"{result.classes.names[0]}" if result.classes is not None and len(result.classes) else f"{len(result.detections)} boxes"
-                bar.set_postfix_str(f"{result.fps:.1f} fps, {found}", refresh=False)
-    except KeyboardInterrupt:
-        stop_signal = stop_signal or signal.SIGINT
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{result.fps:.1f} fps, {found_text(result)}", refresh=False)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         iterator.close()
         if bar is not None:
             bar.close()
-        for sink in (jsonl, video, images, window):
-            if sink is not None:
-                sink.close()
+        sinks.close()
     summary = stream.summary()
-    summary["interrupted"] = stop_signal is not None
-    files: dict[str, Path] = {}
-    if jsonl:
-        files["jsonl"] = jsonl.path
-    if video is not None and video.count:
-        files["video"] = video.path
-    if images is not None and images.count:
-        files["images"] = images.folder
-    if timeline and timeline.count:
-        files["plot"] = timeline.save_png(plot_path, title=f"expert activation, {detector.bundle.model}")
+    summary["interrupted"] = stopper.signal is not None
+    files = sinks.files(plot_path, f"expert activation, {detector.bundle.model}")
     if summary_path:
         files["summary"] = write_json(summary_path, summary)
-    return RunOutputs(summary, files, stop_signal is not None, stop_signal)
+    return RunOutputs(summary, files, stopper.signal is not None, stopper.signal)
 
 
-def _open_sinks(detector: BundleRunner, source: Source, log_path, video_path, plot_path, summary_path, show: bool, strip: bool):
-    """Checks every output path, then opens the sinks: (jsonl, video, images, window, timeline, annotator)."""
+def found_text(result) -> str:
+    """What a frame found, for the progress bar: the top class, or the number of boxes."""
+    return f"{result.classes.names[0]}" if result.classes is not None and len(result.classes) else f"{len(result.detections)} boxes"
+
+
+class SignalStop:
+    """While entered (in the main thread): the first Ctrl-C / SIGTERM calls ``stop`` so the run ends after the current
+    frame; a second one aborts. A KeyboardInterrupt inside is swallowed: ``signal`` says which signal ended the run."""
+
+    def __init__(self, stop: Callable[[], None]):
+        self.stop = stop
+        self.signal: Optional[int] = None
+        self.previous: dict = {}
+
+    def __enter__(self) -> "SignalStop":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        return self
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+        log.warning("%s: finishing the outputs of the frames processed (a second signal aborts)", signal.Signals(signum).name)
+        self.stop()
+
+    def __exit__(self, kind, error, trace) -> bool:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        if kind is KeyboardInterrupt:
+            self.signal = self.signal or signal.SIGINT
+            return True
+        return False
+
+
+@dataclass
+class Sinks:
+    """The outputs of one source's frames; None where not requested."""
+
+    jsonl: Optional[JsonlSink]
+    video: Optional[VideoSink]
+    images: Optional[ImageFolderSink]
+    window: Optional[WindowSink]
+    timeline: Optional[ExpertTimeline]
+    annotator: Optional[FrameAnnotator]
+
+    def write(self, result) -> bool:
+        """Writes one frame's result everywhere; False once the user closed the window."""
+        if self.jsonl:
+            self.jsonl.write(result)
+        if self.timeline:
+            self.timeline.write(result)
+        if self.annotator:
+            frame = self.annotator.annotate(result)
+            if self.video:
+                self.video.write(frame)
+            if self.images:
+                self.images.write(frame, result.source, result.frame_index)
+            if self.window and not self.window.write(frame):
+                return False
+        return True
+
+    def close(self) -> None:
+        for sink in (self.jsonl, self.video, self.images, self.window):
+            if sink is not None:
+                sink.close()
+
+    def files(self, plot_path, title: str) -> dict[str, Path]:
+        """kind -> path of what was written (the expert plot is drawn now)."""
+        files: dict[str, Path] = {}
+        if self.jsonl:
+            files["jsonl"] = self.jsonl.path
+        if self.video is not None and self.video.count:
+            files["video"] = self.video.path
+        if self.images is not None and self.images.count:
+            files["images"] = self.images.folder
+        if self.timeline and self.timeline.count:
+            files["plot"] = self.timeline.save_png(plot_path, title=title)
+        return files
+
+
+def _open_sinks(detector: BundleRunner, source: Source, log_path, video_path, plot_path, summary_path, show: bool, strip: bool,
+                title: str = "edge-moe") -> Sinks:
+    """Checks every output path, then opens the sinks."""
     image_dir = None
     if video_path is not None and is_folder(video_path):
         if isinstance(source, ImageSource):
@@ -127,7 +172,7 @@ def _open_sinks(detector: BundleRunner, source: Source, log_path, video_path, pl
     video = VideoSink(video_path, getattr(source, "fps", 0.0) or 30.0) if video_path else None
     try:
         images = ImageFolderSink(image_dir) if image_dir else None
-        window = WindowSink() if show else None
+        window = WindowSink(title) if show else None
         jsonl = JsonlSink(log_path) if log_path else None
     except BaseException:
         if video is not None:
@@ -135,7 +180,7 @@ def _open_sinks(detector: BundleRunner, source: Source, log_path, video_path, pl
         raise
     timeline = ExpertTimeline(detector.layers) if plot_path and detector.layers else None
     annotator = FrameAnnotator(detector.layers, strip=strip) if (video or images or window) else None
-    return jsonl, video, images, window, timeline, annotator
+    return Sinks(jsonl, video, images, window, timeline, annotator)
 
 
 def _path(value: Optional[Union[str, Path]]) -> Optional[Path]:

@@ -7,6 +7,9 @@ plots. A frozen module (the X-ray classifier's ResNet branch) stays frozen: its 
 
 MoE auxiliary loss: Shazeer's cv^2 importance and load losses, each weighted by ``moe_coef`` (the
 original X-ray code has none, and nothing stops its gate from collapsing).
+
+Distributed runs (torchrun): as the detector's loop (global batch split across ranks, DDP, rank 0 writes), except that
+rank 0 alone validates, on the whole val set, while the others wait.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from edge_moe.models import create_model
 from edge_moe.moe import MoELossWeights, moe_aux_loss
 from edge_moe.trainers.classify_eval import ClassifyResult, evaluate_classifier, format_classify_result
 from edge_moe.trainers.config import TrainConfig
+from edge_moe.trainers.distributed import GlobalBatchSampler, World, summed_over_ranks, wrap_model
 from edge_moe.trainers.ema import ModelEMA
 from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr
 from edge_moe.trainers.plots import plot_history, write_csv
@@ -43,7 +47,7 @@ def moe_loss_weights(coef: float) -> MoELossWeights:
 
 
 def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path,
-                     progress: bool):
+                     progress: bool, world: World = World()):
     from tqdm import tqdm
 
     from edge_moe.trainers.trainer import TrainResult
@@ -60,10 +64,13 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
     ema = ModelEMA(model, tau=config.ema_tau)
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
+    trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
     aux_weights = moe_loss_weights(config.moe_coef)
     dataset = ClassifyDataset(data.split("train"), config.imgsz, config.augment, config.seed)
+    sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)
     total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
-    out.mkdir(parents=True, exist_ok=True)
+    if world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
           f"{len(names)} classes) for {config.epochs} epochs at {config.imgsz}px, batch {config.batch}, {device}")
@@ -71,15 +78,15 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
     for epoch in range(start_epoch, config.epochs):
         epoch_start = time.perf_counter()
         dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=config.batch, shuffle=True, num_workers=config.workers,
-                            generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
+        sampler.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers)
         model.train()
         sums = dict.fromkeys(LOSSES, 0.0)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
         for images, labels in bar:
             lr = config.lr0 * lr_factor(iteration, total_steps, warmup, config.lrf)
             set_lr(optimizer, lr)
-            logits, routings = model(images.to(device).float() / 255.0)  # (B, C)
+            logits, routings = trained(images.to(device).float() / 255.0)  # (B, C)
             ce = F.cross_entropy(logits, labels.to(device))
             aux = moe_aux_loss(routings, aux_weights).to(ce.device)
             optimizer.zero_grad(set_to_none=True)
@@ -89,9 +96,12 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
             ema.update(model)
             iteration += 1
             parts = {"ce": float(ce.detach()), "moe": float(aux.detach())}
+            parts = {k: v / world.size for k, v in summed_over_ranks(parts, world).items()}  # means over equal shares
             for key in sums:
                 sums[key] += parts[key]
             bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
+        if not world.is_main:
+            continue  # rank 0 validates and writes; the others wait in the next epoch's first step
         result = evaluate_classifier(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 32), device=device, progress=progress)
         row = _history_row(epoch, lr, {k: v / max(len(loader), 1) for k, v in sums.items()}, result, time.perf_counter() - epoch_start)
         history.append(row)
@@ -111,6 +121,8 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
         for warning in result.warnings:
             tqdm.write(f"!!! ROUTING WARNING {warning}")
 
+    if not world.is_main:
+        return TrainResult(out, best_path, last_path, {}, history, time.perf_counter() - started)
     model, _ = model_from_checkpoint(best_path)
     result = evaluate_classifier(model.to(device), data.split("val"), config.imgsz, batch=max(config.batch, 32), device=device, progress=progress)
     plot_confusion_matrix(result.confusion, names, out / "confusion_matrix.png", f"{config.model}, {best_path.name} on val")

@@ -35,6 +35,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
     seed: int = 0
     amp: bool = True  # CUDA only
+    sync_bn: bool = False  # SyncBatchNorm across the processes of a distributed run (CUDA only)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:

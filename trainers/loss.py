@@ -18,6 +18,7 @@ from edge_moe.models.head import distances_from_raw, distances_to_xyxy, make_anc
 from edge_moe.moe import MoELossWeights, Routing, moe_aux_loss
 from edge_moe.trainers.assigner import TaskAlignedAssigner
 from edge_moe.trainers.boxes import ciou
+from edge_moe.trainers.distributed import ranks, sum_over_ranks
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,11 @@ def pad_targets(targets: Tensor, batch: int) -> tuple[Tensor, Tensor, Tensor]:
 
 
 class DetectionLoss:
-    """Callable: ``(outputs, routings, targets) -> (total, parts {box, cls, dfl, moe})``."""
+    """Callable: ``(outputs, routings, targets) -> (total, parts {box, cls, dfl, moe})``.
+
+    In a distributed run the normaliser (target score sum) and the batch size are the global batch's, and total and
+    parts are this rank's shares: summed over ranks they are the loss of the global batch, as one process computes it.
+    """
 
     def __init__(self, head, gains: LossGains = LossGains(), moe_weights: MoELossWeights = MoELossWeights(balance=1.0)):
         self.strides = head.strides
@@ -74,6 +79,7 @@ class DetectionLoss:
 
     def __call__(self, outputs: list[Tensor], routings: Sequence[Routing], targets: Tensor) -> tuple[Tensor, dict[str, float]]:
         batch = outputs[0].shape[0]
+        processes = ranks()
         anchors, stride_of = make_anchors(outputs, self.strides)  # (A, 2) grid units, (A, 1)
         box_raw, cls_logits = split_outputs(outputs, self.box_channels)  # (B, A, 4*R), (B, A, C)
         box_raw, cls_logits = box_raw.float(), cls_logits.float()
@@ -82,7 +88,7 @@ class DetectionLoss:
         assigned = self.assigner(
             cls_logits.detach().sigmoid(), (pred_boxes.detach() * stride_of), anchors * stride_of, gt_classes, gt_boxes, gt_mask
         )
-        score_sum = assigned.target_scores.sum().clamp(min=1.0)
+        score_sum = sum_over_ranks(assigned.target_scores.sum()).clamp(min=1.0)  # the global batch's
         loss_cls = F.binary_cross_entropy_with_logits(cls_logits, assigned.target_scores, reduction="sum") / score_sum
         loss_box = loss_dfl = box_raw.new_zeros(())
         fg = assigned.fg
@@ -97,7 +103,9 @@ class DetectionLoss:
                 pred_dist = box_raw[fg].view(-1, 4, self.reg_max)
                 loss_dfl = (dfl_loss(pred_dist, ltrb) * weight).sum() / score_sum
         loss_moe = moe_aux_loss(list(routings), self.moe_weights).to(loss_cls.device) if routings else loss_cls.new_zeros(())
+        loss_moe = loss_moe / processes  # each rank's balance loss already counts the global batch: a 1/N share
         g = self.gains
-        total = (g.box * loss_box + g.cls * loss_cls + g.dfl * loss_dfl + g.moe * loss_moe) * batch
+        global_batch = int(sum_over_ranks(torch.tensor(batch))) if processes > 1 else batch
+        total = (g.box * loss_box + g.cls * loss_cls + g.dfl * loss_dfl + g.moe * loss_moe) * global_batch
         parts = {"box": loss_box.item(), "cls": loss_cls.item(), "dfl": loss_dfl.item(), "moe": loss_moe.item()}
         return total, parts

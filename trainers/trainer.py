@@ -16,6 +16,8 @@ the statistics are deliberately kept as collected: they are the ones inference u
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +34,7 @@ from edge_moe.models import create_model
 from edge_moe.models.registry import model_task
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import TrainConfig
+from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks, wrap_model
 from edge_moe.trainers.ema import ModelEMA
 from edge_moe.trainers.loss import DetectionLoss, LossGains
 from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr
@@ -82,9 +85,20 @@ def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: 
     With ``resume=True`` the run in ``out`` continues from ``weights/last.pt`` with its saved options; only
     ``device``, ``workers`` and ``threads`` may change, and ``epochs`` above the saved total extends the run.
     ``given``: the config fields the user set explicitly; on resume each must agree with the saved run.
+    Under torchrun (``WORLD_SIZE`` > 1) every rank calls this; rank 0 alone prints and writes the run folder.
     """
     config = replace(config or TrainConfig(), **{k: (str(v) if k == "out" else v) for k, v in options.items()})
-    out = run_folder(Path(config.out), resume, exist_ok)
+    world, device = join_world(resolve_device(config.device))
+    try:
+        with contextlib.nullcontext() if world.is_main else contextlib.redirect_stdout(open(os.devnull, "w")):
+            return _train_in_world(config, resume, progress and world.is_main, exist_ok, given, world, device)
+    finally:
+        leave_world(world)
+
+
+def _train_in_world(config: TrainConfig, resume: bool, progress: bool, exist_ok: bool, given: Sequence[str], world: World,
+                    device: str) -> TrainResult:
+    out = broadcast_from_main(run_folder(Path(config.out), resume, exist_ok) if world.is_main else None, world)
     config = replace(config, out=str(out))
     last_path, best_path = out / "weights" / "last.pt", out / "weights" / "best.pt"
     saved: Optional[dict] = None
@@ -92,16 +106,18 @@ def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: 
         saved = _resume_state(last_path)
         config = _resumed_config(TrainConfig.from_dict(saved["config"]), config, given, saved["train_state"]["epoch"], last_path)
     print(f"run folder: {out}")
-    device = resolve_device(config.device)
+    print(f"world size {world.size}" + (f" ({'nccl' if device.startswith('cuda') else 'gloo'}): global batch {config.batch} split "
+                                        f"across {world.size} processes" if world.distributed else ""))
     with torch_threads(config.threads):
         if model_task(config.model) == "classify":
             from edge_moe.trainers.classify import train_classifier
 
-            return train_classifier(config, saved, device, out, last_path, best_path, progress)
-        return _train(config, saved, device, out, last_path, best_path, progress)
+            return train_classifier(config, saved, device, out, last_path, best_path, progress, world)
+        return _train(config, saved, device, out, last_path, best_path, progress, world)
 
 
-def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path, progress: bool) -> TrainResult:
+def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path, progress: bool,
+           world: World = World()) -> TrainResult:
     from tqdm import tqdm
 
     seed_everything(config.seed)
@@ -116,12 +132,15 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     ema = ModelEMA(model, tau=config.ema_tau)
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
+    trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
     criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef))
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
+    sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)
     total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
     use_amp = config.amp and device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    out.mkdir(parents=True, exist_ok=True)
+    if world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
           f"{len(names)} classes) for {config.epochs} epochs at {config.imgsz}px, batch {config.batch}, {device}")
@@ -129,10 +148,8 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     for epoch in range(start_epoch, config.epochs):
         epoch_start = time.perf_counter()
         dataset.set_epoch(epoch, mosaic_on=epoch < config.epochs - config.close_mosaic)
-        loader = DataLoader(
-            dataset, batch_size=config.batch, shuffle=True, num_workers=config.workers, collate_fn=collate_train,
-            generator=torch.Generator().manual_seed(config.seed * 100003 + epoch), drop_last=False,
-        )
+        sampler.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers, collate_fn=collate_train)
         model.train()
         sums = {"box": 0.0, "cls": 0.0, "dfl": 0.0, "moe": 0.0}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
@@ -141,10 +158,11 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
             set_lr(optimizer, lr)
             x = images.to(device, non_blocking=True, memory_format=torch.channels_last).float() / 255.0  # (B, 3, S, S)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                outputs, routings = model(x)
+                outputs, routings = trained(x)
             loss, parts = criterion(outputs, routings, targets.to(device))
+            parts = summed_over_ranks(parts, world)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(loss * world.size).backward()  # DDP averages the ranks' gradients; the global loss is the sum of shares
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             scaler.step(optimizer)
@@ -155,7 +173,10 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
                 sums[key] += parts[key]
             bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
         steps = max(len(loader), 1)
-        result = evaluate(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress)
+        result = evaluate(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress,
+                          world=world)
+        if not world.is_main:
+            continue  # rank 0 scored the predictions of every rank and writes; the others wait in the next epoch's first step
         row = _history_row(epoch, lr, {k: v / steps for k, v in sums.items()}, result, time.perf_counter() - epoch_start)
         history.append(row)
         fitness = _fitness(result.metrics)
@@ -171,7 +192,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
             plot_history(history, out)
         _report_epoch(row, result, config.epochs)
 
-    return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress)
+    return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress, world, device)
 
 
 def run_folder(out: Path, resume: bool, exist_ok: bool) -> Path:
@@ -250,11 +271,16 @@ def _report_epoch(row: dict, result: EvalResult, epochs: int) -> None:
         tqdm.write("\n".join([banner, *(f"!!! ROUTING WARNING {w}" for w in result.warnings), banner]))
 
 
-def _finish(config: TrainConfig, data, out: Path, best_path: Path, last_path: Path, history: list[dict], wall: float, progress: bool) -> TrainResult:
-    """Validates best.pt as it will be shipped (rebuilt from the file, hard top-K) and prints it."""
+def _finish(config: TrainConfig, data, out: Path, best_path: Path, last_path: Path, history: list[dict], wall: float, progress: bool,
+            world: World, device: str) -> TrainResult:
+    """Validates best.pt as it will be shipped (rebuilt from the file, hard top-K) and prints it (every rank predicts
+    its share of the val set; rank 0 scores and prints, the others return no metrics)."""
+    broadcast_from_main(None, world)  # a barrier: rank 0 has written best.pt
     model, _ = model_from_checkpoint(best_path)
-    model.to(resolve_device(config.device))
-    result = evaluate(model, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=config.device, progress=progress)
+    model.to(device)
+    result = evaluate(model, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress, world=world)
+    if result is None:
+        return TrainResult(out, best_path, last_path, {}, history, wall)
     print(format_result(result, f"final validation of {best_path} (hard top-K):"))
     print(f"results: {out / 'results.csv'}, plots: {out}/*.png, weights: {best_path}, {last_path}")
     return TrainResult(out, best_path, last_path, result.to_dict(), history, wall)

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from edge_moe.data.loader import EvalDataset, collate_eval
 from edge_moe.data.samples import SampleSource
@@ -17,6 +17,7 @@ from edge_moe.metrics.coco import ImagePrediction, ImageTruth, coco_metrics
 from edge_moe.metrics.routing import LayerUsage, health_warnings, specialisation
 from edge_moe.runtime.postprocess import select
 from edge_moe.runtime.preprocess import Letterbox
+from edge_moe.trainers.distributed import World, gather_to_main
 
 
 @dataclass
@@ -56,13 +57,21 @@ def evaluate(
     max_det: int = 300,
     workers: int = 0,
     progress: bool = True,
-) -> EvalResult:
-    """Scores ``model`` on ``source``; the model runs in eval mode (hard top-K, BN running statistics)."""
+    world: World = World(),
+) -> Optional[EvalResult]:
+    """Scores ``model`` on ``source``; the model runs in eval mode (hard top-K, BN running statistics).
+
+    In a distributed run every rank calls it and predicts every ``world.size``-th image; rank 0 gathers the predictions
+    and routing of all ranks and runs one COCO evaluation over the whole set (the other ranks get None).
+    """
     from tqdm import tqdm
 
     was_training = model.training
     model.eval()
-    loader = DataLoader(EvalDataset(source, imgsz), batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate_eval)
+    dataset = EvalDataset(source, imgsz)
+    if world.distributed:
+        dataset = Subset(dataset, range(world.rank, len(source), world.size))  # items keep their index in source
+    loader = DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate_eval)
     truths: list[ImageTruth] = [None] * len(source)  # type: ignore[list-item]
     predictions: list[ImagePrediction] = [None] * len(source)  # type: ignore[list-item]
     ids: dict[str, list[np.ndarray]] = {}
@@ -90,6 +99,11 @@ def evaluate(
             truths[index] = ImageTruth(w, h, labels.classes, labels.boxes * np.array([w, h, w, h], np.float32))
             order.append(index)
     model.train(was_training)
+    if world.distributed:
+        shares = gather_to_main((predictions, truths, ids, probs, order, seconds), world)
+        if not world.is_main:
+            return None
+        predictions, truths, ids, probs, order, seconds = _merged(shares)
 
     position = np.argsort(order)  # routing rows are in loader order; map them back to sample order
     usage = [LayerUsage(layer, np.concatenate(ids[layer])[position], np.concatenate(probs[layer])[position]) for layer in ids]
@@ -110,6 +124,22 @@ def evaluate(
         usage_by_regime=usage_by_regime,
         warnings=health_warnings(usage),
     )
+
+
+def _merged(shares: list[tuple]) -> tuple:
+    """The ranks' (predictions, truths, ids, probs, order, seconds) as one rank's over the whole set."""
+    predictions, truths = list(shares[0][0]), list(shares[0][1])
+    ids: dict[str, list[np.ndarray]] = {}
+    probs: dict[str, list[np.ndarray]] = {}
+    order: list[int] = []
+    for share_predictions, share_truths, share_ids, share_probs, share_order, _ in shares:
+        for index in share_order:
+            predictions[index], truths[index] = share_predictions[index], share_truths[index]
+        for layer in share_ids:
+            ids.setdefault(layer, []).extend(share_ids[layer])
+            probs.setdefault(layer, []).extend(share_probs[layer])
+        order.extend(share_order)
+    return predictions, truths, ids, probs, order, sum(share[5] for share in shares)
 
 
 def format_result(result: EvalResult, title: Optional[str] = None) -> str:

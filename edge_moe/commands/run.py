@@ -10,8 +10,8 @@ HELP = "run a bundle on a camera, video, images or a network stream (torch-free)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="bundle directory (from `edge-moe export`)")
-    parser.add_argument("--source", required=True,
-                        help="camera index (0), v4l2:///dev/video0, csi://0?width=1280&height=720&fps=30&flip=0, gst:PIPELINE, "
+    parser.add_argument("--source", required=True, action="append",
+                        help="repeat for several sources on one model (one thread each; --save DIR/ writes DIR/<source>.mp4): camera index (0), v4l2:///dev/video0, csi://0?width=1280&height=720&fps=30&flip=0, gst:PIPELINE, "
                              "rtsp://..., http(s)://... (MJPEG, HLS), a video, an image, a directory or a glob of images")
     parser.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt"),
                         help="auto: TensorRT engines built for this machine if present, else ONNX Runtime")
@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_moe.runtime.bundle import load_bundle
     from edge_moe.runtime.detector import open_runner
     from edge_moe.runtime.meters import format_summary
+    from edge_moe.runtime.multi_report import format_multi_summary, run_sources
     from edge_moe.runtime.report import run_stream
     from edge_moe.runtime.sources import RetryPolicy, SourceOptions
     from edge_moe.runtime.sources.capture import quiet_opencv
@@ -87,18 +88,24 @@ def run(args: argparse.Namespace) -> int:
     detector = open_runner(bundle, backend=args.backend, top_k=args.top_k, providers=providers, threads=args.threads,
                            conf=args.conf, iou=args.iou, max_det=args.max_det, classes=classes,
                            cuda_graphs=args.cuda_graphs == "on")  # a Detector or a Classifier, by the bundle's task
-    outputs = run_stream(detector, args.source, log_path=args.log, video_path=args.save, plot_path=args.plot,
-                         summary_path=args.summary_json, show=args.show, max_frames=args.max_frames, options=options,
-                         progress=not args.quiet, strip=args.expert_strip)
-    summary = outputs.summary
-    print(f"{detector.bundle.model} on {args.source} ({summary['backend']}, routing {detector.bundle.routing})")
-    print(format_summary(summary))
+    common = dict(log_path=args.log, plot_path=args.plot, summary_path=args.summary_json, show=args.show, max_frames=args.max_frames,
+                  options=options, progress=not args.quiet, strip=args.expert_strip)
+    if len(args.source) > 1:  # one model, one thread per source, per-source outputs and summaries plus the total
+        outputs = run_sources(detector, args.source, save_dir=args.save, **common)
+        title, total, table = f"{len(args.source)} sources", outputs.summary["total"], format_multi_summary(outputs.summary)
+        errors = [each["error"] for each in outputs.summary["sources"].values() if each.get("error")]
+    else:
+        outputs = run_stream(detector, args.source[0], video_path=args.save, **common)
+        title, total, table = args.source[0], outputs.summary, format_summary(outputs.summary)
+        errors = [total["error"]] if total.get("error") else []
+    print(f"{detector.bundle.model} on {title} ({total['backend']}, routing {detector.bundle.routing})")
+    print(table)
     for kind, path in outputs.files.items():
         print(f"{kind:<8} {path}")
-    if summary.get("error"):
-        print(f"edge-moe run: warning: {summary['error']}", file=sys.stderr)
+    for error in errors:
+        print(f"edge-moe run: warning: {error}", file=sys.stderr)
     if outputs.interrupted:  # 130 after Ctrl-C, 143 after SIGTERM: the outputs are complete, the run was stopped
         return 128 + int(outputs.stop_signal)
-    if summary["frames"] == 0:
-        raise UserError(f"{args.source}: no frames could be processed" + (f" ({summary['error']})" if summary.get("error") else ""))
+    if total["frames"] == 0:
+        raise UserError(f"{', '.join(args.source)}: no frames could be processed" + (f" ({'; '.join(errors)})" if errors else ""))
     return 0

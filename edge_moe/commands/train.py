@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from edge_moe.commands.values import non_negative_float, non_negative_int, positive_float, positive_int, probability
+from edge_moe.errors import UserError
 
 HELP = "train a detector or classifier (weights/last.pt + best.pt, results.csv, plots, routing health)"
 
@@ -15,7 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=30, help="epochs in total; with --resume, more than the saved total extends the run (default %(default)s)")
     parser.add_argument("--imgsz", type=positive_int, default=256, help="training/validation size, a multiple of 32 (default %(default)s)")
     parser.add_argument("--batch", type=positive_int, default=16, help="images per batch (default %(default)s)")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | 0,1,2,3 (those GPUs, one process each, started by torchrun)")
+    parser.add_argument("--nproc", type=positive_int, default=1,
+                        help="processes on this machine, started by torchrun's launcher (data-parallel, --batch is the global batch; "
+                             "one per GPU with --device cuda; default %(default)s)")
+    parser.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across the processes of a distributed run (CUDA)")
     parser.add_argument("--out", default="runs/train",
                         help="run folder (weights/, results.csv, *.png); when it holds a run, the next free runs/train2, "
                              "runs/train3... is used instead (default %(default)s)")
@@ -36,16 +41,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge_moe.data.augment import AugmentConfig
     from edge_moe.trainers import TrainConfig, train
+    from edge_moe.trainers.launch import gpu_list
 
+    gpus = gpu_list(args.device)
+    if len(gpus) > 1 or args.nproc > 1:
+        return _launch(args, gpus)
+    device = f"cuda:{gpus[0]}" if gpus else args.device  # --device 0: one GPU, this process
     lr0 = args.lr0 if args.lr0 is not None else (0.01 if args.optimizer == "sgd" else 0.002)
     config = TrainConfig(
-        model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=device,
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, use_dfl=not args.no_dfl,
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
-        augment=AugmentConfig(mosaic=args.mosaic),
+        augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn,
     )
     train(config, resume=args.resume, exist_ok=args.exist_ok, given=given_fields(getattr(args, "argv", ())))
     return 0
+
+
+def _launch(args: argparse.Namespace, gpus: list[int]) -> int:
+    """This command again in --nproc processes (one per listed GPU) under torchrun, without --nproc."""
+    import os
+
+    from edge_moe.trainers.launch import check_launch, launch_train
+
+    nproc = len(gpus) or args.nproc
+    if gpus and args.nproc not in (1, nproc):
+        raise UserError(f"--nproc {args.nproc}: --device {args.device} names {len(gpus)} GPU(s), one process each")
+    device = "cuda" if gpus else args.device
+    check_launch(nproc, device, gpus)
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+    launch_train(without_options(list(getattr(args, "argv", ()))[1:], ("--nproc", "--device")) + ["--device", device], nproc)
+    return 0
+
+
+def without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """``argv`` less the options ``names`` and their values (``--x V`` or ``--x=V``)."""
+    kept: list[str] = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in names:
+            skip = True
+        elif token.split("=", 1)[0] not in names:
+            kept.append(token)
+    return kept
 
 
 FIELD_OF_FLAG = {"--no-dfl": "use_dfl", "--mosaic": "augment.mosaic"}  # the rest: --moe-coef -> moe_coef
@@ -54,4 +95,4 @@ FIELD_OF_FLAG = {"--no-dfl": "use_dfl", "--mosaic": "augment.mosaic"}  # the res
 def given_fields(argv: list[str]) -> list[str]:
     """The TrainConfig fields set explicitly on the command line (what --resume checks against the saved run)."""
     flags = [token.split("=", 1)[0] for token in argv if token.startswith("--")]
-    return [FIELD_OF_FLAG.get(flag, flag[2:].replace("-", "_")) for flag in flags if flag not in ("--resume", "--exist-ok")]
+    return [FIELD_OF_FLAG.get(flag, flag[2:].replace("-", "_")) for flag in flags if flag not in ("--resume", "--exist-ok", "--nproc")]

@@ -10,16 +10,29 @@ from torch import Tensor
 from edge_moe.moe.routing import Routing
 
 
+def global_counts(counts: Tensor) -> Tensor:
+    """Per-expert counts summed over every rank of a torch.distributed run (the global batch), so balancing does not
+    depend on the per-process batch; the counts themselves in a one-process run. Not differentiable."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return counts
+    total = counts.detach().clone()
+    dist.all_reduce(total)
+    return total
+
+
 def load_balance_loss(routing: Routing) -> Tensor:
     """Switch/GShard balance loss ``E * sum_e f_e * P_e``, 1.0 for uniform routing.
 
     ``f_e`` is the fraction of top-K assignments that went to expert ``e`` (not differentiable),
     ``P_e`` the mean router probability of ``e`` (carries the gradient). A collapsed router that
-    sends everything to one expert with probability ~1 scores ~E.
+    sends everything to one expert with probability ~1 scores ~E. In a distributed run ``f_e`` counts the global
+    batch; ``P_e`` stays this rank's mean, and DDP's gradient average makes it the global one.
     """
     num_experts = routing.num_experts
-    assignments = torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0)  # (B, E)
-    fraction = assignments.mean(dim=0) / routing.top_k  # (E,), sums to 1
+    counts = global_counts(torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0).sum(dim=0))  # (E,)
+    fraction = counts.detach() / counts.sum().clamp(min=1)  # (E,), sums to 1
     mean_prob = routing.probs.mean(dim=0)  # (E,)
     return num_experts * (fraction.detach() * mean_prob).sum()
 
@@ -41,7 +54,7 @@ def load_loss(routing: Routing) -> Tensor:
     """Shazeer's load loss: cv^2 of the smooth load estimate (noisy gating), else of the hard counts."""
     if routing.load is not None:
         return cv_squared(routing.load)
-    counts = torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0).sum(dim=0)
+    counts = global_counts(torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0).sum(dim=0))  # (E,)
     return cv_squared(counts)
 
 
