@@ -29,7 +29,9 @@ from edge_moe.data import load_data
 from edge_moe.data.loader import TrainDataset, collate_train
 from edge_moe.errors import UserError
 from edge_moe.models import create_model
+from edge_moe.models.ensembles import ensemble_from_experts, is_ensemble
 from edge_moe.models.registry import model_task
+from edge_moe.moe import MoELossWeights
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import TrainConfig
 from edge_moe.trainers.ema import ModelEMA
@@ -107,16 +109,13 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     seed_everything(config.seed)
     data = load_data(config.data)
     names = data.names
-    try:
-        model = create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl)
-    except ValueError as error:
-        raise UserError(f"--model {config.model}: {error}") from None
+    model = _build_detector(config, names)
     model.to(device, memory_format=torch.channels_last)  # faster depthwise convs on CPU and GPU
     optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
     ema = ModelEMA(model, tau=config.ema_tau)
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
-    criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef))
+    criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), getattr(model, "moe_loss_weights", MoELossWeights(balance=1.0)))
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
     use_amp = config.amp and device.startswith("cuda")
@@ -172,6 +171,21 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
         _report_epoch(row, result, config.epochs)
 
     return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress)
+
+
+def _build_detector(config: TrainConfig, names: list[str]) -> torch.nn.Module:
+    """The zoo model, or with ``config.experts`` the ensemble of those expert checkpoints (checked before anything is written)."""
+    if config.experts:
+        if not is_ensemble(config.model):
+            raise UserError(f"--experts is for the yolo-moe-* ensembles, not --model {config.model}")
+        model, expert_names = ensemble_from_experts(config.model, config.experts, config.freeze_experts, config.imgsz)
+        if expert_names != names:
+            raise UserError(f"--experts {', '.join(config.experts)}: class names {expert_names} differ from --data {config.data}'s {names}")
+        return model
+    try:
+        return create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl)
+    except ValueError as error:
+        raise UserError(f"--model {config.model}: {error}") from None
 
 
 def run_folder(out: Path, resume: bool, exist_ok: bool) -> Path:

@@ -82,7 +82,10 @@ def ensemble_from_experts(model_name: str, paths: Sequence[str | Path], frozen: 
     expected = _expert_model(model_name)
     loaded = []
     for path in paths:
-        model, payload = model_from_checkpoint(path)
+        try:
+            model, payload = model_from_checkpoint(path)
+        except UserError as error:
+            raise UserError(f"--experts {error}") from None
         if payload["config"].get("family") == FAMILY or getattr(model.config, "moe", None) is not None and not model.config.moe.dense:
             raise UserError(f"--experts {path}: {payload['model']} is an MoE checkpoint; experts must be dense {expected} detectors")
         if payload["model"] != expected:
@@ -93,8 +96,8 @@ def ensemble_from_experts(model_name: str, paths: Sequence[str | Path], frozen: 
         for what, mine, theirs in (
             ("class names", first_payload["class_names"], payload["class_names"]),
             ("strides", first.config.strides, model.config.strides),
-            ("image size", first.config.imgsz, model.config.imgsz),
-            ("head (use_dfl, reg_max)", (first.config.use_dfl, first.config.reg_max), (model.config.use_dfl, model.config.reg_max)),
+            ("image sizes", first.config.imgsz, model.config.imgsz),
+            ("heads (use_dfl, reg_max)", (first.config.use_dfl, first.config.reg_max), (model.config.use_dfl, model.config.reg_max)),
         ):
             if _plain(mine) != _plain(theirs):
                 raise UserError(f"--experts {listed}: {what} differ ({first_path}: {mine}, {path}: {theirs})")
