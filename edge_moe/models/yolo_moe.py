@@ -173,8 +173,6 @@ class FusionRouter(nn.Module):
         )
         self.mix = nn.ModuleList(ConvBNAct((experts + 1) * width, width, 3, 2) for _ in features.channels)
         self.fc = nn.Linear(width * len(features.channels), experts)
-        nn.init.normal_(self.fc.weight, std=0.01)  # near-uniform alpha at start, ties kept apart
-        nn.init.zeros_(self.fc.bias)
 
     def fuse(self, per_expert: list[list[Tensor]]) -> list[Tensor]:
         """Per scale: concat(Hadamard product of the re-weighted maps, the re-weighted maps) (B, (E+1)*width, h, w)."""
@@ -201,8 +199,6 @@ class StemRouter(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(ConvBNAct(3, width // 2, 3, 2), ConvBNAct(width // 2, width, 3, 2), ConvBNAct(width, width, 3, 2))
         self.fc = nn.Linear(width, experts)
-        nn.init.normal_(self.fc.weight, std=0.01)
-        nn.init.zeros_(self.fc.bias)
 
     def forward(self, images: Tensor) -> Tensor:
         return self.fc(self.stem(images).mean(dim=(2, 3)))  # (B, E)
