@@ -162,7 +162,7 @@ class DetectorExpert(nn.Module):
 
 class FusionRouter(nn.Module):
     """The paper's router: per scale, each expert's features re-weighted by a 1x1 conv to ``width`` channels,
-    their Hadamard product concatenated with the re-weighted features, a light CNN, GAP; FC over all scales -> E logits."""
+    their Hadamard product concatenated with the re-weighted features, a light CNN, GAP; FC (``logits``) over all scales -> E logits."""
 
     def __init__(self, features: Packing, experts: int, width: int):
         super().__init__()
@@ -172,7 +172,7 @@ class FusionRouter(nn.Module):
             nn.ModuleList(nn.Conv2d(c, width, 1) for _ in range(experts)) for c in features.channels
         )
         self.mix = nn.ModuleList(ConvBNAct((experts + 1) * width, width, 3, 2) for _ in features.channels)
-        self.fc = nn.Linear(width * len(features.channels), experts)
+        self.logits = nn.Linear(width * len(features.channels), experts)
 
     def fuse(self, per_expert: list[list[Tensor]]) -> list[Tensor]:
         """Per scale: concat(Hadamard product of the re-weighted maps, the re-weighted maps) (B, (E+1)*width, h, w)."""
@@ -189,7 +189,7 @@ class FusionRouter(nn.Module):
         blocks = packed.split(self.features.width, dim=1)  # E x (B, features.width, h, w)
         per_expert = [self.features.unpack(block) for block in blocks]
         pooled = [mix(f).mean(dim=(2, 3)) for mix, f in zip(self.mix, self.fuse(per_expert))]  # (B, width) each
-        return self.fc(torch.cat(pooled, dim=1))  # (B, E)
+        return self.logits(torch.cat(pooled, dim=1))  # (B, E)
 
 
 class StemRouter(nn.Module):
@@ -198,10 +198,10 @@ class StemRouter(nn.Module):
     def __init__(self, experts: int, width: int):
         super().__init__()
         self.stem = nn.Sequential(ConvBNAct(3, width // 2, 3, 2), ConvBNAct(width // 2, width, 3, 2), ConvBNAct(width, width, 3, 2))
-        self.fc = nn.Linear(width, experts)
+        self.logits = nn.Linear(width, experts)
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.fc(self.stem(images).mean(dim=(2, 3)))  # (B, E)
+        return self.logits(self.stem(images).mean(dim=(2, 3)))  # (B, E)
 
 
 class Trunk(nn.Module):
