@@ -65,7 +65,7 @@ def yolo_moe_n_early(**kw: Any) -> YoloMoE:
 
 
 def is_ensemble(model_name: str) -> bool:
-    return model_name in ("yolo-moe-pico", "yolo-moe-pico-early", "yolo-moe-n", "yolo-moe-n-early")
+    return model_name.startswith("yolo-moe-")
 
 
 def ensemble_from_experts(model_name: str, paths: Sequence[str | Path], frozen: bool, imgsz: int) -> tuple[YoloMoE, list[str]]:

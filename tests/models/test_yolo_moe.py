@@ -71,3 +71,17 @@ def test_frozen_experts_stay_in_eval_and_out_of_the_gradient():
     optimiser = build_optimizer(model, "adamw", 1e-3, 0.9, 5e-4, 10.0)
     optimised = {id(p) for group in optimiser.param_groups for p in group["params"]}
     assert optimised and not optimised & {id(p) for p in model.expert_parameters()}
+
+
+def test_limit_top_k_routes_to_the_top_expert_alone(images):
+    from edge_moe.moe.layer import limit_top_k
+
+    model = create_model("yolo-moe-pico", imgsz=IMGSZ).eval()
+    with torch.no_grad():
+        _, (both,) = model(images)
+        limit_top_k(model, 1)
+        _, (top1,) = model(images)
+    assert top1.ids.shape == (len(images), 1) and torch.equal(top1.ids[:, 0], both.ids[:, 0])
+    assert torch.equal(top1.weights, torch.ones(len(images), 1))
+    with pytest.raises(ValueError, match=r"top_k must be in \[1, 1\]"):
+        limit_top_k(model, 2)
