@@ -28,7 +28,7 @@ from edge_moe.models.config import ConfigError, DetectorConfig, _positive
 from edge_moe.models.detector import Decode, MoEDetector
 from edge_moe.models.head import DetectHead
 from edge_moe.models.program import Program, Step
-from edge_moe.moe import MoELayer, MoELossWeights, Routing
+from edge_moe.moe import MoELayer, MoELossWeights
 from edge_moe.moe.layer import name_moe_layers
 
 VARIANTS = ("paper", "early")
@@ -288,10 +288,6 @@ class YoloMoE(nn.Module):
         steps += [Step(self.ensemble, (source,), ("mixed",)), Step(Unpack(self.outputs), ("mixed",), maps)]
         return Program(("images",), tuple(steps), maps, (Step(Decode(self.head), maps, ("boxes", "scores")),), ("boxes", "scores"))
 
-    def forward(self, images: Tensor) -> tuple[list[Tensor], list[Routing]]:
-        program = self.program()
-        env, routings = program.run(images)
-        return [env[name] for name in program.outputs], routings
-
-    def decode(self, outputs: list[Tensor]) -> tuple[Tensor, Tensor]:
-        return Decode(self.head)(*outputs)
+    # Interpreting the program and decoding its maps are the detector's own (they read program() and head).
+    forward = MoEDetector.forward
+    decode = MoEDetector.decode
