@@ -45,3 +45,19 @@ def test_top1_sparse_plan_runs_only_the_chosen_detector(early):
         boxes, scores = model.ensemble.experts[chosen].detector.decode(model.ensemble.experts[chosen].detector(torch.from_numpy(image))[0])
     assert np.abs(result.outputs["boxes"] - boxes.numpy()).max() < 1e-3
     assert np.abs(result.outputs["scores"] - scores.numpy()).max() < 1e-5
+
+
+def test_bench_top_k_counts_only_the_chosen_detector(early, capsys):
+    from edge_moe.cli import main
+    from edge_moe.exporters.bench import benchmark
+    from edge_moe.models.complexity import measure
+
+    model, _, root = early
+    cost = measure(model, IMGSZ)
+    (full,) = benchmark(str(root / "sparse"), ("onnxruntime",), ("sparse",), iters=2, warmup=0, progress=False).results
+    (top1,) = benchmark(str(root / "sparse"), ("onnxruntime",), ("sparse",), iters=2, warmup=0, progress=False, top_k=1).results
+    assert full.executed_gflops == round(cost.flops / 1e9, 4)
+    one_detector = cost.base_flops + max(cost.layers[0].expert_flops)
+    assert top1.executed_gflops <= round(one_detector / 1e9, 4) < full.executed_gflops
+    assert main(["bench", str(root / "sparse"), "--top-k", "3"]) == 2
+    assert "top_k must be an integer in [1, 2]" in capsys.readouterr().err

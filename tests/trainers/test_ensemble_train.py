@@ -75,3 +75,9 @@ def test_bad_expert_sets_fail_in_one_line_before_writing(case, expected, experts
     err = capsys.readouterr().err.strip()
     assert expected in err and "--experts" in err and len(err.splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_val_top_k_on_a_dense_checkpoint_is_one_line(experts, capsys):
+    assert main(["val", "--weights", experts[0], "--data", DATA, "--top-k", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--top-k 1: top_k applies to MoE models only" in err and len(err.splitlines()) == 1
