@@ -28,7 +28,9 @@ def _create(name: str, expert_model: str, variant: str, detectors: Sequence[MoED
     expert = {k: v for k, v in overrides.items() if k in EXPERT_FIELDS}
     if not detectors:
         count = ensemble.get("experts", 2)
-        detectors = [create_model(expert_model, **expert) for _ in range(count if isinstance(count, int) else 0)]
+        if not isinstance(count, int) or count < 2:
+            raise ConfigError(f"experts must be an integer >= 2 (an ensemble), got {count!r}")
+        detectors = [create_model(expert_model, **expert) for _ in range(count)]
     ensemble["experts"] = len(detectors)
     cfg = YoloMoEConfig(name=name, expert=detectors[0].config, expert_model=expert_model, variant=variant, **ensemble)
     return YoloMoE(cfg, detectors)
