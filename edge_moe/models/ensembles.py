@@ -19,11 +19,11 @@ ENSEMBLE_FIELDS = ("experts", "router_width", "frozen")
 EXPERT_FIELDS = ("num_classes", "imgsz", "use_dfl", "reg_max")
 
 
-def _create(name: str, expert_model: str, variant: str, detectors: Sequence[MoEDetector] = (), **overrides: Any) -> YoloMoE:
+def _create(model_name: str, expert_model: str, router: str, detectors: Sequence[MoEDetector] = (), **overrides: Any) -> YoloMoE:
     """``overrides``: ensemble fields (``experts``, ``router_width``, ``frozen``) and expert fields (``num_classes``, ``imgsz``, ``use_dfl``, ``reg_max``)."""
     unknown = sorted(set(overrides) - set(ENSEMBLE_FIELDS) - set(EXPERT_FIELDS))
     if unknown:
-        raise ConfigError(f"unknown field(s) {unknown} for {name}; allowed: {sorted(ENSEMBLE_FIELDS + EXPERT_FIELDS)}")
+        raise ConfigError(f"unknown field(s) {unknown} for {model_name}; allowed: {sorted(ENSEMBLE_FIELDS + EXPERT_FIELDS)}")
     ensemble = {k: v for k, v in overrides.items() if k in ENSEMBLE_FIELDS}
     expert = {k: v for k, v in overrides.items() if k in EXPERT_FIELDS}
     if not detectors:
@@ -32,7 +32,7 @@ def _create(name: str, expert_model: str, variant: str, detectors: Sequence[MoED
             raise ConfigError(f"experts must be an integer >= 2 (an ensemble), got {count!r}")
         detectors = [create_model(expert_model, **expert) for _ in range(count)]
     ensemble["experts"] = len(detectors)
-    cfg = YoloMoEConfig(name=name, expert=detectors[0].config, expert_model=expert_model, variant=variant, **ensemble)
+    cfg = YoloMoEConfig(name=model_name, expert=detectors[0].config, expert_model=expert_model, variant=router, **ensemble)
     return YoloMoE(cfg, detectors)
 
 
