@@ -17,6 +17,10 @@ ZOO: list[dict] = [
     {'name': 'xray-dense', 'task': 'classify', 'imgsz': 384, 'experts': 0, 'top_k': 0, 'description': 'Dense twin of xray-moe: the same ConvNeXt trunk, no MoE branch.'},
     {'name': 'xray-moe-pico', 'task': 'classify', 'imgsz': 96, 'experts': 4, 'top_k': 2, 'description': 'Tiny MoE X-ray classifier for a 2-core CPU (widths 32/64, E=4, K=2, 96 px).'},
     {'name': 'xray-dense-pico', 'task': 'classify', 'imgsz': 96, 'experts': 0, 'top_k': 0, 'description': 'Dense twin of xray-moe-pico: the same trunk, no MoE branch.'},
+    {'name': 'yolo-moe-pico', 'task': 'detect', 'imgsz': 256, 'experts': 2, 'top_k': 2, 'description': "YOLO-MoE (arXiv 2511.13344) of 2 yolo-pico experts, the paper's Hadamard-fusion router over their heads."},
+    {'name': 'yolo-moe-pico-early', 'task': 'detect', 'imgsz': 256, 'experts': 2, 'top_k': 2, 'description': 'yolo-moe-pico with a cheap stem router: an unchosen expert detector is skipped whole.'},
+    {'name': 'yolo-moe-n', 'task': 'detect', 'imgsz': 640, 'experts': 2, 'top_k': 2, 'description': "YOLO-MoE (arXiv 2511.13344) of 2 yolo-n experts, the paper's Hadamard-fusion router over their heads."},
+    {'name': 'yolo-moe-n-early', 'task': 'detect', 'imgsz': 640, 'experts': 2, 'top_k': 2, 'description': 'yolo-moe-n with a cheap stem router: an unchosen expert detector is skipped whole.'},
 ]
 
 if __name__ == "__main__":  # rewrites this file from the registry (needs torch)

@@ -139,7 +139,7 @@ def _torch_cuda_graph_frame(model: torch.nn.Module, imgsz: int) -> FrameFn:
     return frame
 
 
-def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool = False) -> FrameFn:
+def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool = False, top_k: Optional[int] = None) -> FrameFn:
     from edge_moe.runtime.backends.select import open_backend
     from edge_moe.runtime.plan import PlanExecutor
 
@@ -147,9 +147,10 @@ def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool
     executor = PlanExecutor(bundle, open_backend(bundle, backend, threads=threads if backend == "onnxruntime" else 0,
                                                  cuda_graphs=cuda_graphs))
     dense = bundle.routing == "dense"
+    executor.top_k_per_layer(top_k)  # a K' out of range fails before any frame
 
     def frame(image: np.ndarray) -> FrameRun:
-        result = executor(image)
+        result = executor(image, top_k)
         return FrameRun(None if dense else {r.layer: r.ids.tolist() for r in result.routing}, result.host_bytes)
 
     return frame
@@ -196,8 +197,11 @@ def benchmark(
     threads: int = 0,
     device: str = "cpu",
     cuda_graphs: bool = False,
+    top_k: Optional[int] = None,
 ) -> BenchReport:
     """Times every backend x routing on ``source`` (zoo name, checkpoint or bundle directory).
+
+    ``top_k``: the plan rows (onnxruntime, tensorrt) run only K' experts per MoE layer, as ``edge-moe run --top-k``.
 
     ``threads``: torch threads and ONNX Runtime intra-op threads (0: each library's default). ``device="cuda"``
     runs the torch rows on the GPU in FP16; ``cuda_graphs`` adds a dense torch row replayed from a CUDA graph and
@@ -217,12 +221,12 @@ def benchmark(
     from edge_moe.threads import torch_threads
 
     with torch_threads(threads):
-        return _measure(source, backends, routings, imgsz, iters, warmup, workdir, progress, threads, device, cuda_graphs)
+        return _measure(source, backends, routings, imgsz, iters, warmup, workdir, progress, threads, device, cuda_graphs, top_k)
 
 
 def _measure(
     source: str, backends: tuple[str, ...], routings: tuple[str, ...], imgsz: Optional[int], iters: int, warmup: int,
-    workdir: Optional[Path], progress: bool, threads: int, device: str, cuda_graphs: bool,
+    workdir: Optional[Path], progress: bool, threads: int, device: str, cuda_graphs: bool, top_k: Optional[int] = None,
 ) -> BenchReport:
     from tqdm import tqdm
 
@@ -240,7 +244,7 @@ def _measure(
             imgsz = bundle.input_size[0]
             cost = measure(model, imgsz)
             for backend in backends:
-                frames[(backend, bundle.routing)] = _plan_frame(source_path, backend, threads, cuda_graphs)
+                frames[(backend, bundle.routing)] = _plan_frame(source_path, backend, threads, cuda_graphs, top_k)
             name = bundle.model
         else:
             if "tensorrt" in backends:
@@ -256,7 +260,7 @@ def _measure(
                 export_with_report(model, sparse, imgsz=imgsz, routing="sparse", parity_count=1, other_out=dense)
                 for routing, path in (("sparse", sparse), ("dense", dense if dense.exists() else sparse)):
                     if routing in routings:
-                        frames[("onnxruntime", routing)] = _plan_frame(path, "onnxruntime", threads, cuda_graphs)
+                        frames[("onnxruntime", routing)] = _plan_frame(path, "onnxruntime", threads, cuda_graphs, top_k)
             if "torch" in backends:
                 for routing in routings:
                     frames[("torch", routing)] = _torch_frame(model, routing, device)

@@ -37,6 +37,8 @@ class TrainConfig:
     amp: bool = True  # CUDA only
     sync_bn: bool = False  # SyncBatchNorm across the processes of a distributed run (CUDA only)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    experts: tuple[str, ...] = ()  # expert checkpoints of a yolo-moe ensemble (A.pt, B.pt, ...)
+    freeze_experts: bool = True  # the paper's recipe: experts frozen, only the router trains
 
     def __post_init__(self) -> None:
         for key in ("epochs", "imgsz", "batch"):
@@ -64,6 +66,8 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("experts"), list):
+            values["experts"] = tuple(values["experts"])
         if isinstance(values.get("augment"), dict):
             values["augment"] = AugmentConfig(**values["augment"])
         return cls(**values)

@@ -31,7 +31,9 @@ from edge_moe.data import load_data
 from edge_moe.data.loader import TrainDataset, collate_train
 from edge_moe.errors import UserError
 from edge_moe.models import create_model
+from edge_moe.models.ensembles import ensemble_from_experts, is_ensemble
 from edge_moe.models.registry import model_task
+from edge_moe.moe import MoELossWeights
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import TrainConfig
 from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks, wrap_model
@@ -123,17 +125,14 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     seed_everything(config.seed)
     data = load_data(config.data)
     names = data.names
-    try:
-        model = create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl)
-    except ValueError as error:
-        raise UserError(f"--model {config.model}: {error}") from None
+    model = _build_detector(config, names)
     model.to(device, memory_format=torch.channels_last)  # faster depthwise convs on CPU and GPU
     optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
     ema = ModelEMA(model, tau=config.ema_tau)
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
-    criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef))
+    criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), getattr(model, "moe_loss_weights", MoELossWeights(balance=1.0)))
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)
     total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
@@ -193,6 +192,21 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
         _report_epoch(row, result, config.epochs)
 
     return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress, world, device)
+
+
+def _build_detector(config: TrainConfig, names: list[str]) -> torch.nn.Module:
+    """The zoo model, or with ``config.experts`` the ensemble of those expert checkpoints (checked before anything is written)."""
+    if config.experts:
+        if not is_ensemble(config.model):
+            raise UserError(f"--experts is for the yolo-moe-* ensembles, not --model {config.model}")
+        model, expert_names = ensemble_from_experts(config.model, config.experts, config.freeze_experts, config.imgsz)
+        if expert_names != names:
+            raise UserError(f"--experts {', '.join(config.experts)}: class names {expert_names} differ from --data {config.data}'s {names}")
+        return model
+    try:
+        return create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl)
+    except ValueError as error:
+        raise UserError(f"--model {config.model}: {error}") from None
 
 
 def run_folder(out: Path, resume: bool, exist_ok: bool) -> Path:

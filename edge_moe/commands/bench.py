@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cuda-graphs", choices=("on", "off"), default="off",
                         help="capture graphs into CUDA graphs and replay them: a dense torch row on --device cuda, the plan "
                              "executor's graphs on TensorRT / ONNX Runtime CUDA (default off)")
+    parser.add_argument("--top-k", type=positive_int, default=None,
+                        help="the onnxruntime/tensorrt rows run only K' <= K experts per MoE layer, as `edge-moe run --top-k` (torch rows: the model's K)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     report = benchmark(
         args.source, backends or ("torch", "onnxruntime"), routings or ("sparse", "dense"),
         imgsz=args.imgsz, iters=args.iters, warmup=args.warmup, progress=not args.json, threads=args.threads,
-        device=args.device, cuda_graphs=args.cuda_graphs == "on",
+        device=args.device, cuda_graphs=args.cuda_graphs == "on", top_k=args.top_k,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

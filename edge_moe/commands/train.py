@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--close-mosaic", type=non_negative_int, default=2, help="turn mosaic off for the last N epochs (default %(default)s)")
     parser.add_argument("--workers", type=non_negative_int, default=1, help="DataLoader worker processes (default %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--experts", type=expert_paths, default=(),
+                        help="yolo-moe-* only: expert checkpoints A.pt,B.pt (dense detectors trained with `edge-moe train`, same classes and size)")
+    parser.add_argument("--freeze-experts", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep the experts' weights fixed and train only the router (the paper's recipe; default on)")
     parser.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: torch default; 1 is fastest on a busy 2-core CPU)")
 
 
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=device,
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, use_dfl=not args.no_dfl,
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
-        augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn,
+        augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn, experts=args.experts, freeze_experts=args.freeze_experts,
     )
     train(config, resume=args.resume, exist_ok=args.exist_ok, given=given_fields(getattr(args, "argv", ())))
     return 0
@@ -89,7 +93,12 @@ def without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
     return kept
 
 
-FIELD_OF_FLAG = {"--no-dfl": "use_dfl", "--mosaic": "augment.mosaic"}  # the rest: --moe-coef -> moe_coef
+def expert_paths(value: str) -> tuple[str, ...]:
+    """``A.pt,B.pt`` -> ("A.pt", "B.pt") (empty items dropped)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+FIELD_OF_FLAG = {"--no-dfl": "use_dfl", "--mosaic": "augment.mosaic", "--no-freeze-experts": "freeze_experts"}  # the rest: --moe-coef -> moe_coef
 
 
 def given_fields(argv: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--routing", choices=("sparse", "dense"), default="sparse", help="execute only the K selected experts (sparse) or all, masked (dense)")
     parser.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (default 0: torch's default; 1 is fastest on a busy 2-core CPU)")
+    parser.add_argument("--top-k", type=positive_int, default=None, help="detectors: route to only K' <= K experts per MoE layer (as `edge-moe run --top-k`)")
     parser.add_argument("--json", action="store_true", help="print JSON (keys map50_95, map50, ar100, ...)")
 
 
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_moe.errors import UserError
     from edge_moe.models.config import check_imgsz
     from edge_moe.moe import moe_execution
+    from edge_moe.moe.layer import limit_top_k
     from edge_moe.threads import torch_threads
     from edge_moe.trainers import evaluate, format_result
     from edge_moe.trainers.trainer import resolve_device
@@ -45,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
             f"--data {args.data}: {len(data.names)} classes {data.names} but {args.weights} was trained on "
             f"{model.num_classes} classes {payload['class_names']}"
         )
+    if args.top_k is not None:
+        try:
+            limit_top_k(model, args.top_k)
+        except ValueError as error:
+            raise UserError(f"--top-k {args.top_k}: {error}") from None
     with torch_threads(args.threads), moe_execution(model.to(device), args.routing):
         result = evaluate(model, data.split("val"), imgsz, batch=args.batch, device=device, progress=not args.json)
     if args.json:

@@ -31,9 +31,15 @@ class LayerUsage:
         return self.probs.shape[1]
 
     @property
+    def selected(self) -> np.ndarray:
+        """(N, K) ids, or the top-1 column when K = E (a soft ensemble: every expert is always in the top-K,
+        so the choice that matters is the one a K' = 1 deployment makes)."""
+        return self.ids[:, :1] if self.ids.ndim == 2 and self.ids.shape[1] == self.experts > 1 else self.ids
+
+    @property
     def share(self) -> np.ndarray:
         """(E,) fraction of all top-K slots taken by each expert (sums to 1)."""
-        counts = np.bincount(self.ids.reshape(-1), minlength=self.experts).astype(np.float64)
+        counts = np.bincount(self.selected.reshape(-1), minlength=self.experts).astype(np.float64)
         return counts / max(counts.sum(), 1.0)
 
     @property
@@ -52,7 +58,7 @@ class LayerUsage:
         """The most frequent set of selected experts and the share of images that use it."""
         if len(self.ids) == 0:
             return (), 0.0
-        counts = Counter(tuple(sorted(row)) for row in self.ids.tolist())
+        counts = Counter(tuple(sorted(row)) for row in self.selected.tolist())
         chosen, count = counts.most_common(1)[0]
         return chosen, count / len(self.ids)
 

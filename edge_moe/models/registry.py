@@ -54,14 +54,18 @@ def model_task(name: str) -> str:
 
 def _load_families() -> None:
     # Importing a family module runs its @register_model decorators.
-    from edge_moe.models import classifiers, detectors  # noqa: F401
+    from edge_moe.models import classifiers, detectors, ensembles  # noqa: F401
 
 
 def model_from_config(config: dict) -> nn.Module:
     """Rebuilds a model of any family from its ``config.to_dict()`` (as stored in checkpoints)."""
     from edge_moe.models.classifiers import classifier_from_config
     from edge_moe.models.detectors import detector_from_config
+    from edge_moe.models.ensembles import yolo_moe_from_config
+    from edge_moe.models.yolo_moe import FAMILY
 
+    if config.get("family") == FAMILY:
+        return yolo_moe_from_config(config)
     return classifier_from_config(config) if config.get("task") == "classify" else detector_from_config(config)
 
 

@@ -140,6 +140,19 @@ def moe_execution(model: nn.Module, mode: Execution) -> Iterator[nn.Module]:
             layer.execution = previous
 
 
+def limit_top_k(model: nn.Module, top_k: int) -> None:
+    """Routes every MoE layer of ``model`` to only ``top_k`` of its K experts from now on: the same
+    renormalised top-K' that the runtime's ``--top-k`` runs."""
+    layers = moe_layers(model)
+    if not layers:
+        raise ValueError("top_k applies to MoE models only; this model has no MoE layers")
+    largest = min(layer.top_k for layer in layers)
+    if not 1 <= top_k <= largest:
+        raise ValueError(f"top_k must be in [1, {largest}] (the model's K), got {top_k}")
+    for layer in layers:
+        layer.top_k = top_k
+
+
 def name_moe_layers(model: nn.Module, rename: Callable[[str], str] = lambda n: n) -> None:
     """Gives every MoE layer its qualified module name, used to label routing outputs."""
     for name, module in model.named_modules():
