@@ -31,7 +31,7 @@ def test_sparse_equals_dense_and_pytorch(early):
 def test_top1_sparse_plan_runs_only_the_chosen_detector(early):
     model, _, root = early
     bundle = load_bundle(root / "sparse")
-    assert [layer["name"] for layer in bundle.moe_layers] == ["router"]
+    assert [layer.name for layer in bundle.moe_layers] == ["router"]
     image = np.random.default_rng(0).random((1, 3, IMGSZ, IMGSZ), dtype=np.float32)
     with PlanExecutor(bundle) as executor:
         (step,) = [s for s in executor.steps if hasattr(s, "calls")]
