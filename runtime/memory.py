@@ -8,8 +8,6 @@ slot buffers, whose shapes must agree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from edge_moe.errors import UserError
@@ -17,22 +15,15 @@ from edge_moe.runtime.backends.base import Backend, DeviceBuffer
 from edge_moe.runtime.schema import RunStep, TensorSpec
 
 
-@dataclass(frozen=True)
-class TensorSlot:
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-
-
-def tensor_slots(bundle) -> dict[str, TensorSlot]:
+def tensor_slots(bundle) -> dict[str, TensorSpec]:
     """Every named tensor of the plan with its shape and dtype; disagreeing declarations are a UserError."""
     where = f"{bundle.root}/manifest.json"
-    slots: dict[str, TensorSlot] = {}
+    slots: dict[str, TensorSpec] = {}
 
     def add(name: str, spec: TensorSpec, graph: str) -> None:
-        slot = TensorSlot(name, spec.shape, np.dtype(spec.dtype))
+        slot = TensorSpec(name, spec.shape, spec.dtype)
         known = slots.setdefault(name, slot)
-        if (known.shape, known.dtype) != (slot.shape, slot.dtype):
+        if known != slot:
             raise UserError(f"{where}: tensor {name} is {list(slot.shape)} {slot.dtype} in graphs.{graph} but "
                             f"{list(known.shape)} {known.dtype} elsewhere; re-export the bundle")
 
@@ -57,11 +48,10 @@ class MemoryPlan:
     """The buffers of one executor, allocated once on ``backend`` and freed by ``close``."""
 
     def __init__(self, bundle, backend: Backend):
-        self.slots = tensor_slots(bundle)
         self.buffers: dict[str, DeviceBuffer] = {}
         try:
-            for slot in self.slots.values():
-                self.buffers[slot.name] = backend.allocate(slot.name, slot.shape, slot.dtype)
+            for slot in tensor_slots(bundle).values():
+                self.buffers[slot.name] = backend.allocate(slot.name, slot.shape, np.dtype(slot.dtype))
         except BaseException:
             self.close()
             raise

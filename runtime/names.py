@@ -6,8 +6,6 @@ weighted sum (the If form), ``{layer}.slot_mask`` (1, K) the run-time K' <= K as
 """
 from __future__ import annotations
 
-IMAGES = "images"
-
 
 def moe_input(layer: str) -> str:
     return f"{layer}.x"
