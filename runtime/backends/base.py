@@ -106,10 +106,6 @@ class Backend(ABC):
     def warmed_up(self) -> None:
         """Called after the warm-up frames: a backend may keep what it compiled (TensorRT-RTX's runtime cache)."""
 
-    def describe(self) -> str:
-        """What runs the graphs, for summaries (e.g. ``onnxruntime CPUExecutionProvider``)."""
-        return self.name
-
     def close(self) -> None:
         """Releases the device resources (stream, CUDA graphs) the backend holds."""
 

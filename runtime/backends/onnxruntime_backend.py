@@ -176,5 +176,3 @@ class OnnxRuntimeBackend(Backend):
             raise UserError(f"{self.bundle.root}: cannot allocate {nbytes / 2**20:.1f} MiB for tensor {name} on "
                             f"{self.device} ({first_line(error)})") from None
 
-    def describe(self) -> str:
-        return f"onnxruntime {self.providers[0]}" + (" + CUDA graphs" if self.cuda_graphs else "")

@@ -261,9 +261,6 @@ class TensorRTBackend(Backend):
         for session in self._sessions:
             session.save_runtime_cache()
 
-    def describe(self) -> str:
-        return f"{self.flavour.label} {tensorrt_module(self.flavour.name).__version__} on {gpu_name()}" + (" + CUDA graphs" if self.cuda_graphs else "")
-
     def close(self) -> None:
         if self.stream is None:
             return
