@@ -144,8 +144,7 @@ def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool
     from edge_moe.runtime.plan import PlanExecutor
 
     bundle = load_bundle(bundle_path)
-    executor = PlanExecutor(bundle, open_backend(bundle, backend, threads=threads if backend == "onnxruntime" else 0,
-                                                 cuda_graphs=cuda_graphs))
+    executor = PlanExecutor(bundle, open_backend(bundle, backend, threads=threads, cuda_graphs=cuda_graphs))
     dense = bundle.routing == "dense"
     executor.top_k_per_layer(top_k)  # a K' out of range fails before any frame
 
