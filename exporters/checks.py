@@ -12,6 +12,7 @@ import onnx
 from onnx import numpy_helper
 
 from edge_moe.errors import UserError, first_line
+from edge_moe.exporters.onnx_graph import BATCH_DIM
 
 # ONNX operators TensorRT's ONNX parser supports (onnx-tensorrt docs/operators.md, TensorRT 8.4-10),
 # restricted to what a static-shape vision model can meet.
@@ -58,15 +59,18 @@ def check_graph(model: onnx.ModelProto, name: str, allow_if: bool = False) -> Gr
 
 
 def check_static_shapes(model: onnx.ModelProto, name: str) -> None:
-    """Every input, output and intermediate tensor has a fully known shape after shape inference."""
+    """Every input, output and intermediate tensor has a fully known shape after shape inference, except a
+    first dimension named ``batch`` (a batched bundle's experts run on 1..B images)."""
     inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     graph = inferred.graph
     for value in [*graph.input, *graph.output, *graph.value_info]:
         tensor_type = value.type.tensor_type
         if not tensor_type.HasField("shape"):
             raise ExportCheckError(f"graph {name}: tensor {value.name!r} has no inferred shape (static shapes required)")
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
-        if any(d is None or d <= 0 for d in dims):
+        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param or None for d in tensor_type.shape.dim]
+        if dims[:1] == [BATCH_DIM]:
+            dims = dims[1:]
+        if any(not isinstance(d, int) or d <= 0 for d in dims):
             raise ExportCheckError(f"graph {name}: tensor {value.name!r} has a dynamic shape {dims} (static shapes required)")
 
 

@@ -85,8 +85,13 @@ def resolve_source(source: Source) -> tuple[torch.nn.Module, list[str], dict[str
     return model, [f"class{i}" for i in range(model.num_classes)], {"zoo": str(source), "weights": "initialised (untrained)"}
 
 
-def validate_options(model: torch.nn.Module, imgsz: int, routing: str, opset: int) -> None:
+MAX_BATCH = 256
+
+
+def validate_options(model: torch.nn.Module, imgsz: int, routing: str, opset: int, batch: int = 1) -> None:
     check_imgsz(imgsz, max(model.config.strides))
+    if not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise UserError(f"batch must be an integer in [1, {MAX_BATCH}], got {batch!r}")
     if routing not in ROUTINGS:
         raise UserError(f"routing must be one of {list(ROUTINGS)}, got {routing!r}")
     if opset not in OPSETS:
@@ -103,10 +108,11 @@ def export_bundle(
     progress: bool = False,
     class_names: Optional[list[str]] = None,
     uint8_input: bool = False,
+    batch: int = 1,
 ) -> Path:
     """Exports a checked bundle to ``out`` and returns its path (see :func:`export_with_report`)."""
     return export_with_report(model_or_weights, out, imgsz, routing, opset, parity_count, progress, class_names=class_names,
-                              uint8_input=uint8_input).bundle
+                              uint8_input=uint8_input, batch=batch).bundle
 
 
 def export_with_report(
@@ -120,12 +126,14 @@ def export_with_report(
     other_out: Optional[str | Path] = None,
     class_names: Optional[list[str]] = None,
     uint8_input: bool = False,
+    batch: int = 1,
 ) -> ExportReport:
     """Exports ``model_or_weights`` (model, checkpoint or zoo name) as a ``routing`` bundle at ``out``.
 
     ``other_out``: also keep the bundle of the other lowering (built for the parity check) there.
     ``class_names`` overrides the names from the checkpoint (``class0..`` for zoo models).
     ``uint8_input``: the first graph takes the letterboxed BGR frame as uint8 and normalises it in-graph.
+    ``batch``: frames per call (the runtime groups a batch's images by the expert they chose).
     """
     start = time.perf_counter()
     model, names, source = resolve_source(model_or_weights)
@@ -134,21 +142,22 @@ def export_with_report(
     class_names = list(class_names) if class_names is not None else names
     imgsz = model.config.imgsz if imgsz is None else imgsz
     opset = DEFAULT_OPSET if opset is None else opset
-    validate_options(model, imgsz, routing, opset)
+    validate_options(model, imgsz, routing, opset, batch)
     out = Path(out)
     tmp = _make_temp_dir(out)
     try:
         # Export work is many tiny forward passes: one thread avoids OpenMP's barrier costs, which
         # on a busy 2-core machine made each pass 15-70x slower.
         with tempfile.TemporaryDirectory(prefix="edge-moe-export-") as scratch, torch_threads(1):
-            lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz), progress=progress)
-            reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset, uint8_input=uint8_input)
+            lowered = lower(model, routing, imgsz, opset, _metadata(model, routing, imgsz), progress=progress, batch=batch)
+            reports = write_bundle(lowered, tmp, model, class_names, source, imgsz, opset, uint8_input=uint8_input, batch=batch)
             bundle, other = load_bundle(tmp), None
             if routed_layers(model):  # the other lowering, for the sparse-vs-dense check
                 other_routing = "dense" if routing == "sparse" else "sparse"
                 other_root = Path(scratch) / "other"
-                other_lowered = lower(model, other_routing, imgsz, opset, _metadata(model, other_routing, imgsz), progress=progress)
-                write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset, uint8_input=uint8_input)
+                other_lowered = lower(model, other_routing, imgsz, opset, _metadata(model, other_routing, imgsz), progress=progress,
+                                      batch=batch)
+                write_bundle(other_lowered, other_root, model, class_names, source, imgsz, opset, uint8_input=uint8_input, batch=batch)
                 other = load_bundle(other_root)
             images = parity_images(parity_count, imgsz)
             if uint8_input:  # images a uint8 frame can carry exactly, so the float reference sees the same pixels
@@ -180,14 +189,14 @@ def _metadata(model: torch.nn.Module, routing: str, imgsz: int) -> dict[str, str
 
 def write_bundle(
     lowered: Lowered, root: Path, model: torch.nn.Module, class_names: list[str], source: dict[str, Any], imgsz: int, opset: int,
-    fp16: bool = True, uint8_input: bool = False,
+    fp16: bool = True, uint8_input: bool = False, batch: int = 1,
 ) -> list[GraphReport]:
     """Checks and writes every graph (FP32 and, with ``fp16``, FP16) and the manifest into ``root``."""
     import onnxruntime
 
-    network_input = NetworkInput(shape=(1, 3, imgsz, imgsz))
+    network_input = NetworkInput(shape=(batch, 3, imgsz, imgsz))
     if uint8_input:
-        network_input = NetworkInput(shape=(1, imgsz, imgsz, 3), dtype="uint8", layout="NHWC", color="BGR", normalised_in_graph=True)
+        network_input = NetworkInput(shape=(batch, imgsz, imgsz, 3), dtype="uint8", layout="NHWC", color="BGR", normalised_in_graph=True)
         for graph in lowered.graphs:
             if any(spec["name"] == network_input.name for spec in graph.inputs):
                 graph.model = with_uint8_input(graph.model, network_input.name, network_input.scale, network_input.mean,

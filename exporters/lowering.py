@@ -16,8 +16,8 @@ Either way the segment that routes an MoE layer takes a ``slot_mask`` input (1, 
 weights masked and renormalised over the kept slots: the runtime's K' <= K is a mask it writes once,
 and the weights go from graph to graph without the host touching them.
 
-Tensor names shared by graphs and the plan: ``{layer}.x`` (MoE input), ``{layer}.ids`` (1, K)
-int64, ``{layer}.weights`` (1, K) float32, ``{layer}.y{k}`` (expert output of slot k),
+Tensor names shared by graphs and the plan: ``{layer}.x`` (MoE input), ``{layer}.ids`` (B, K)
+int64, ``{layer}.weights`` (B, K) float32, ``{layer}.y{k}`` (expert output of slot k),
 ``{layer}.mixed`` (weighted sum of expert outputs), ``{layer}.slot_mask``, carried tensors under
 their program names (a detector's ``p3``/``p4``), the program inputs (``images``) and deployment
 outputs (``boxes`` / ``scores``, ``logits`` / ``probs``).
@@ -91,7 +91,7 @@ class Segment(nn.Module):
 
 
 def masked_weights(weights: Tensor, mask: Tensor) -> Tensor:
-    """(1, K) routing weights with the slots the (1, K) mask drops zeroed and the kept ones renormalised."""
+    """(B, K) routing weights with the slots the (1, K) mask drops zeroed and the kept ones renormalised."""
     masked = weights * mask
     return masked / masked.sum(dim=-1, keepdim=True)
 
@@ -102,10 +102,10 @@ def finish_moe(layer: MoELayer, named: dict[str, Tensor], combine: Combine) -> T
     if combine == "mixed":
         mixed = named[names.mixed(layer.name)]
     else:
-        weights = named[names.weights(layer.name)]  # (1, K)
+        weights = named[names.weights(layer.name)]  # (B, K)
         mixed = 0
         for k in range(layer.top_k):
-            y = named[names.slot(layer.name, k)]  # (1, ...) any rank
+            y = named[names.slot(layer.name, k)]  # (B, ...) any rank
             mixed = mixed + y * per_row(weights[:, k], y)
     y = layer.post(mixed)
     return x + y if layer.residual else y
@@ -181,7 +181,7 @@ class DenseGraph(nn.Module):
             if spec.after is not None:  # the segment before routed this layer: weights are masked already
                 layer = next(l for l in self.layers if l.name == spec.after)
                 x = env[names.moe_input(layer.name)]
-                probs = x.new_zeros((1, layer.num_experts))  # only its shape is used by dense_weights()
+                probs = x.new_zeros((x.shape[0], layer.num_experts))  # only its shape is used by dense_weights()
                 routing = Routing(layer.name, probs, probs, env[names.ids(layer.name)], env[names.weights(layer.name)])
                 with moe_execution(self.model, "dense"):
                     env[names.mixed(layer.name)] = layer.mix(x, routing)

@@ -2,7 +2,8 @@
 
 Two checks, each a one-line error naming the graph and the tensor or layer:
   - I/O: the network's input and output names, shapes and dtypes equal the manifest's graph I/O
-    (what the plan executor feeds and reads);
+    (what the plan executor feeds and reads); a dynamic dimension (-1) matches the manifest's size, the
+    largest the runtime binds (:func:`profile_shapes` makes the optimization profile for it);
   - FP16 precision of a strongly typed network: the routing layers (router, Softmax, TopK, routing
     weights, decoding; :mod:`edge_moe.exporters.precision`) output FP32 and the convolutions FP16.
 Weakly typed FP16 builds (TensorRT 8.5-10) pin the same layers instead; there the dtypes are only
@@ -11,10 +12,11 @@ known after the build, so the precision check applies to strongly typed networks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 from edge_moe.errors import UserError
 from edge_moe.exporters.engine_policy import pin_to_fp32
+from edge_moe.runtime.backends.base import same_shape
 from edge_moe.runtime.schema import TensorSpec
 
 # TensorRT DataType member -> the numpy dtype name the manifest uses
@@ -36,9 +38,18 @@ def check_io(graph: str, kind: str, expected: Sequence[TensorSpec], parsed: Sequ
     if [t.name for t in parsed] != [t.name for t in expected]:
         raise UserError(f"graph {graph}: network {kind}s {[t.name for t in parsed]} differ from the manifest's {[t.name for t in expected]}")
     for want, got in zip(expected, parsed):
-        if (got.shape, got.dtype) != (want.shape, want.dtype):
+        if not same_shape(got.shape, want.shape) or got.dtype != want.dtype:
             raise UserError(f"graph {graph}: {kind} {got.name} is {list(got.shape)} {got.dtype} in the network, "
                             f"the manifest says {list(want.shape)} {want.dtype}")
+
+
+def profile_shapes(network_shape: Sequence[int], manifest_shape: Sequence[int]) -> Optional[tuple[tuple[int, ...], ...]]:
+    """(min, opt, max) of an optimization profile for an input with dynamic dimensions (-1 in the network; a batched
+    bundle's expert runs on 1..B images), from the manifest's shape (the largest); None for a static input."""
+    if all(d > 0 for d in network_shape):
+        return None
+    smallest = tuple(1 if d < 0 else d for d in network_shape)
+    return smallest, tuple(manifest_shape), tuple(manifest_shape)
 
 
 def check_fp16_precision(graph: str, layers: list[Layer]) -> None:

@@ -16,6 +16,7 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
+BATCH_DIM = "batch"  # the name of the first dimension of a graph exported with dynamic_batch
 DEFAULT_OPSET = 17  # TensorRT 8.5 (JetPack 5) parses opsets up to 17
 
 
@@ -26,8 +27,11 @@ def export_graph(
     output_names: Sequence[str],
     opset: int = DEFAULT_OPSET,
     metadata: dict[str, str] | None = None,
+    dynamic_batch: bool = False,
 ) -> onnx.ModelProto:
-    """Traces ``module`` on ``inputs`` (static shapes) and returns the ONNX model."""
+    """Traces ``module`` on ``inputs`` and returns the ONNX model: static shapes, or with ``dynamic_batch`` a
+    first dimension named ``batch`` on every input and output (a batched bundle's experts)."""
+    dynamic_axes = {name: {0: BATCH_DIM} for name in (*input_names, *output_names)} if dynamic_batch else None
     buffer = io.BytesIO()
     module.eval()
     with torch.no_grad(), warnings.catch_warnings():
@@ -40,6 +44,7 @@ def export_graph(
             opset_version=opset,
             input_names=list(input_names),
             output_names=list(output_names),
+            dynamic_axes=dynamic_axes,
             do_constant_folding=True,
         )
     model = fold_constants(onnx.load_from_string(buffer.getvalue()))

@@ -44,7 +44,8 @@ def run_bundle(bundle: Bundle, images: np.ndarray, precision: str = "fp32") -> l
     with open_backend(bundle, "onnxruntime", precision=precision) as backend, PlanExecutor(bundle, backend) as executor:
         if executor.input.dtype == np.uint8:  # the bundle normalises in-graph: give it the frames
             images = as_uint8_frames(images)
-        return [executor(images[i : i + 1]) for i in range(len(images))]
+        step = executor.batch  # a batched bundle runs its batch a call, the last call maybe short
+        return [result for i in range(0, len(images), step) for result in executor.run_batch(images[i : i + step])]
 
 
 def compare(reference: Reference, results: list[PlanResult], imgsz: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from edge_moe.exporters.engine_flavours import TARGET_ADAPTERS
 from edge_moe.exporters.engine_policy import (
     Device, EngineJob, Precision, choose_target, engine_metadata, parse_compute_capabilities, plan_builds, validation_warning,
 )
-from edge_moe.exporters.network_check import DTYPES, Layer, check_fp16_precision, check_io
+from edge_moe.exporters.network_check import DTYPES, Layer, check_fp16_precision, check_io, profile_shapes
 from edge_moe.runtime.bundle import Bundle, load_bundle, sha256_of, write_manifest
 from edge_moe.runtime.schema import EngineRecord, GraphEntry, TensorSpec
 from edge_moe.runtime.sinks.atomic import atomic_write
@@ -86,6 +86,22 @@ def check_network(network: Any, graph: str, entry: GraphEntry, precision: Precis
                                      for l in layers])
 
 
+def add_profile(builder: Any, config: Any, network: Any, entry: GraphEntry) -> None:
+    """An optimization profile when the graph has dynamic dimensions (a batched bundle's experts: 1..B rows)."""
+    shapes = {spec.name: spec.shape for spec in entry.inputs}
+    ranges = {}
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        bounds = profile_shapes(tuple(tensor.shape), shapes[tensor.name])
+        if bounds is not None:
+            ranges[tensor.name] = bounds
+    if ranges:
+        profile = builder.create_optimization_profile()
+        for name, (smallest, best, largest) in ranges.items():
+            profile.set_shape(name, smallest, best, largest)
+        config.add_optimization_profile(profile)
+
+
 def build_one(trt: Any, adapter: Any, bundle: Bundle, job: EngineJob, precision: Precision, device: Device, workspace_mib: int) -> bytes:
     """Parses and checks one graph and returns the serialized engine; updates the adapter's caches."""
     logger = trt.Logger(trt.Logger.ERROR)
@@ -96,6 +112,7 @@ def build_one(trt: Any, adapter: Any, bundle: Bundle, job: EngineJob, precision:
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # the engine keeps its layer report
     for flag in precision.flags:
         config.set_flag(getattr(trt.BuilderFlag, flag))
+    add_profile(builder, config, network, bundle.graphs[job.graph])
     adapter.configure(trt, config, network, precision, device)
     plan = builder.build_serialized_network(network, config)
     if plan is None:

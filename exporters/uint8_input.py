@@ -22,12 +22,12 @@ def with_uint8_input(model: onnx.ModelProto, name: str, scale: float, mean: Sequ
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
     index = next(i for i, value in enumerate(graph.input) if value.name == name)
-    _, channels, height, width = (d.dim_value for d in graph.input[index].type.tensor_type.shape.dim)
+    batch, channels, height, width = (d.dim_value for d in graph.input[index].type.tensor_type.shape.dim)
     converted = f"{PREFIX}/{name}"
     for node in graph.node:
         node.input[:] = [converted if value == name else value for value in node.input]
     graph.input.remove(graph.input[index])
-    graph.input.insert(index, helper.make_tensor_value_info(name, TensorProto.UINT8, [1, height, width, channels]))
+    graph.input.insert(index, helper.make_tensor_value_info(name, TensorProto.UINT8, [batch, height, width, channels]))
 
     mean_over_std = np.asarray(mean, np.float32).reshape(1, channels, 1, 1) / np.asarray(std, np.float32).reshape(1, channels, 1, 1)
     scale_over_std = np.float32(scale) / np.asarray(std, np.float32).reshape(1, channels, 1, 1)

@@ -16,6 +16,7 @@ import numpy as np
 from edge_moe.errors import UserError
 from edge_moe.runtime.bundle import Bundle
 from edge_moe.runtime.detector import BundleRunner
+from edge_moe.runtime.plan import PlanResult
 from edge_moe.runtime.preprocess import Prepared
 from edge_moe.runtime.results import Classifications, Detections, FrameResult, Latency
 
@@ -32,14 +33,12 @@ class Classifier(BundleRunner):
         self.top = top
         super().__init__(model, backend, top_k, providers, threads, cuda_graphs)
 
-    def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
-        t0 = time.perf_counter()
-        out = self.executor(prepared.tensor, self.top_k)
+    def finish(self, prepared: Prepared, out: PlanResult, capture_ms: float, infer_ms: float) -> FrameResult:
         t1 = time.perf_counter()
         probs = out.outputs["probs"][0]  # (num_classes,)
         best = np.argsort(-probs, kind="stable")[: self.top]
         classes = Classifications(best, probs[best], self.class_names)
         t2 = time.perf_counter()
-        latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
+        latency = Latency(capture_ms, prepared.preprocess_ms, infer_ms, (t2 - t1) * 1000)
         return FrameResult(prepared.index, prepared.timestamp, Detections.empty(self.class_names), self.experts_of(out), latency,
                            prepared.image, classes=classes, source=prepared.path, host_bytes=out.host_bytes)

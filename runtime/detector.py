@@ -92,9 +92,9 @@ class BundleRunner(ABC):
 
     def warmup(self, runs: int = 2) -> None:
         """First runs allocate and tune kernels; keep them out of the measured frames."""
-        x = np.zeros(self.executor.input.shape, self.executor.input.dtype)
+        x = np.zeros(self.executor.input.shape, self.executor.input.dtype)  # a full batch
         for _ in range(runs):
-            self.executor(x, self.top_k)
+            self.executor.run_batch(x, self.top_k)
         self._backend.warmed_up()
 
     # single frames -------------------------------------------------------------------------
@@ -111,22 +111,41 @@ class BundleRunner(ABC):
             log.warning("frame %d skipped: %s", frame.index, error)
             return None
 
-    @abstractmethod
     def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
-        """Inference + postprocess of an already prepared frame (each task's own)."""
+        """Inference + postprocess of an already prepared frame."""
+        return self.infer_batch([prepared], capture_ms)[0]
+
+    def infer_batch(self, prepared: Sequence[Prepared], capture_ms: float = 0.0) -> list[FrameResult]:
+        """Inference + postprocess of prepared frames, up to the bundle's batch per call (``export --batch``);
+        each frame's inference time is its share of its call's."""
+        results = []
+        for start in range(0, len(prepared), self.executor.batch):
+            chunk = prepared[start : start + self.executor.batch]
+            t0 = time.perf_counter()
+            outs = self.executor.run_batch(np.concatenate([p.tensor for p in chunk]), self.top_k)
+            infer_ms = (time.perf_counter() - t0) * 1000 / len(chunk)
+            results += [self.finish(p, out, capture_ms, infer_ms) for p, out in zip(chunk, outs)]
+        return results
+
+    @abstractmethod
+    def finish(self, prepared: Prepared, out: PlanResult, capture_ms: float, infer_ms: float) -> FrameResult:
+        """A frame's result from its plan output (each task's own postprocess)."""
 
     def experts_of(self, out: PlanResult) -> list[ExpertActivation]:
         """The experts each MoE layer ran for the frame, with their renormalised weights."""
         return [ExpertActivation(r.layer, r.ids, r.weights) for r in out.routing]
 
-    def __call__(self, image: np.ndarray) -> FrameResult:
-        """The result (detections or classes) and expert activation for one image (H, W[, C]) uint8, BGR or gray."""
+    def __call__(self, image: Union[np.ndarray, Sequence[np.ndarray]]) -> Union[FrameResult, list[FrameResult]]:
+        """The result (detections or classes) and expert activation for one image (H, W[, C]) uint8, BGR or gray;
+        for a list of images, one result each (run ``export --batch B`` bundles B at a time)."""
+        images = image if isinstance(image, (list, tuple)) else [image]
         try:
-            prepared = self.prepare(Frame(image, 0, time.time()))
+            prepared = [self.prepare(Frame(one, index, time.time())) for index, one in enumerate(images)]
         except ValueError as error:
             raise UserError(str(error)) from None
         with self._infer_lock:
-            return self.infer(prepared)
+            results = self.infer_batch(prepared)
+        return results if isinstance(image, (list, tuple)) else results[0]
 
     # streams -------------------------------------------------------------------------------
     def stream(self, source: Union[SourceSpec, Sequence[SourceSpec]], options: SourceOptions = SourceOptions(),
@@ -168,15 +187,12 @@ class Detector(BundleRunner):
             raise UserError(str(error)) from None
         super().__init__(model, backend, top_k, providers, threads, cuda_graphs)
 
-    def infer(self, prepared: Prepared, capture_ms: float = 0.0) -> FrameResult:
-        """Inference + postprocess of an already prepared frame."""
-        t0 = time.perf_counter()
-        out = self.executor(prepared.tensor, self.top_k)
+    def finish(self, prepared: Prepared, out: PlanResult, capture_ms: float, infer_ms: float) -> FrameResult:
         t1 = time.perf_counter()
         detections = postprocess(out.boxes, out.scores, prepared.letterbox, self.post, self.class_names)
         experts = self.experts_of(out)
         t2 = time.perf_counter()
-        latency = Latency(capture_ms, prepared.preprocess_ms, (t1 - t0) * 1000, (t2 - t1) * 1000)
+        latency = Latency(capture_ms, prepared.preprocess_ms, infer_ms, (t2 - t1) * 1000)
         return FrameResult(prepared.index, prepared.timestamp, detections, experts, latency, prepared.image, source=prepared.path,
                            host_bytes=out.host_bytes)
 

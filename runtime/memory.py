@@ -4,13 +4,15 @@ Every tensor a bundle's graphs exchange has a name (``images``, ``{layer}.x``, `
 ``{layer}.ids``, ``{layer}.weights``, carried features, ``boxes``, ``scores``, ...) and one static
 shape, so all of them are allocated once, at load, on the backend's device. Expert graphs have
 local names (``x`` -> ``y``): the plan's experts step maps them to the layer's input and to the
-slot buffers, whose shapes must agree.
+slot buffers, whose shapes must agree. A batched sparse plan adds, per MoE layer, the two buffers its
+experts run on when only some of the batch's images chose them (``names.grouped_input`` / ``grouped_output``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from edge_moe.errors import UserError
+from edge_moe.runtime import names
 from edge_moe.runtime.backends.base import Backend, DeviceBuffer
 from edge_moe.runtime.schema import RunStep, TensorSpec
 
@@ -41,6 +43,9 @@ def tensor_slots(bundle) -> dict[str, TensorSpec]:
             add(step.input, entry.inputs[0], graph)
             for output in step.outputs:
                 add(output, entry.outputs[0], graph)
+            if bundle.input.batch > 1:
+                add(names.grouped_input(step.layer), entry.inputs[0], graph)
+                add(names.grouped_output(step.layer), entry.outputs[0], graph)
     return slots
 
 

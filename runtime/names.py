@@ -1,8 +1,10 @@
 """The tensor names a bundle's graphs and plan share, defined once (the exporter writes them, the runtime reads them).
 
-``{layer}.x`` is an MoE layer's input, ``{layer}.ids`` (1, K) int64 and ``{layer}.weights`` (1, K)
+``{layer}.x`` is an MoE layer's input, ``{layer}.ids`` (B, K) int64 and ``{layer}.weights`` (B, K)
 float32 its routing, ``{layer}.y{k}`` the output of the expert in slot k, ``{layer}.mixed`` their
-weighted sum (the If form), ``{layer}.slot_mask`` (1, K) the run-time K' <= K as a mask.
+weighted sum (the If form), ``{layer}.slot_mask`` (1, K) the run-time K' <= K as a mask. A batched
+sparse plan also has the executor's own ``{layer}.x.grouped`` / ``{layer}.y.grouped``: the images that
+chose one expert, gathered, and that expert's outputs before they are scattered to the slots.
 """
 from __future__ import annotations
 
@@ -21,6 +23,14 @@ def weights(layer: str) -> str:
 
 def slot(layer: str, k: int) -> str:
     return f"{layer}.y{k}"
+
+
+def grouped_input(layer: str) -> str:
+    return f"{layer}.x.grouped"
+
+
+def grouped_output(layer: str) -> str:
+    return f"{layer}.y.grouped"
 
 
 def mixed(layer: str) -> str:

@@ -25,6 +25,7 @@ from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer
 from edge_moe.runtime.bundle import Bundle
 from edge_moe.runtime.memory import MemoryPlan
+from edge_moe.runtime import names
 from edge_moe.runtime.names import routing as routing_names
 from edge_moe.runtime.schema import ExpertsStep, RunStep
 
@@ -54,9 +55,22 @@ class PlanResult:
 @dataclass
 class _ExpertsStep:
     layer: str
+    input: DeviceBuffer  # (B, ...) the layer input
+    slots: list[DeviceBuffer]  # (B, ...) per slot: the output of the expert each image chose for it
     ids: DeviceBuffer
     weights: DeviceBuffer
-    calls: list[list[BoundRun]]  # calls[expert][slot]
+    calls: list[list[BoundRun]]  # calls[expert][slot]: the whole batch, input -> slot
+    bind_rows: Callable[[int, int], BoundRun]  # (expert, rows) -> that expert on the first rows of the grouped buffers
+    grouped: dict[tuple[int, int], BoundRun]  # bound calls of bind_rows, made on first use
+
+
+def expert_groups(chosen: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+    """expert -> its (image, slot) pairs, from a batch's chosen ids (N, K'), in image order."""
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for image, row in enumerate(chosen.tolist()):
+        for slot, expert in enumerate(row):
+            groups.setdefault(expert, []).append((image, slot))
+    return groups
 
 
 class PlanExecutor:
@@ -82,6 +96,7 @@ class PlanExecutor:
             self.close()
             raise
         self.layers = bundle.moe_layers
+        self.batch = bundle.input.batch
         self.input = self.memory[bundle.input.name]
         self.output_names = final_outputs(bundle)
         self.slot_masks: dict[str, str] = bundle.plan.slot_masks
@@ -103,7 +118,15 @@ class PlanExecutor:
             session = self.sessions[graph]
             (x,), (y,) = session.input_names, session.output_names
             calls.append([self._bind(graph, {x: buffers[step.input], y: buffers[slot]}) for slot in step.outputs])
-        return _ExpertsStep(step.layer, buffers[step.ids], buffers[step.weights], calls)
+
+        def bind_rows(expert: int, rows: int) -> BoundRun:
+            session = self.sessions[step.graphs[expert]]
+            (x,), (y,) = session.input_names, session.output_names
+            gathered, produced = buffers[names.grouped_input(step.layer)], buffers[names.grouped_output(step.layer)]
+            return session.bind({x: gathered.rows(rows)}, {y: produced.rows(rows)})
+
+        return _ExpertsStep(step.layer, buffers[step.input], [buffers[slot] for slot in step.outputs], buffers[step.ids],
+                            buffers[step.weights], calls, bind_rows, {})
 
     @property
     def max_top_k(self) -> int:
@@ -130,11 +153,21 @@ class PlanExecutor:
                 self.memory[self.slot_masks[layer.name]].write(mask)
         self._masks_for = keep
 
-    # per frame ------------------------------------------------------------------------------
+    # per call -------------------------------------------------------------------------------
     def __call__(self, images: np.ndarray, top_k: Optional[int] = None) -> PlanResult:
+        """One frame (1, ...) of the bundle's input shape and dtype; any bundle, batched or not."""
+        self._check_input(images, single=True)
+        return self.run_batch(images, top_k)[0]
+
+    def run_batch(self, images: np.ndarray, top_k: Optional[int] = None) -> list[PlanResult]:
+        """1..B frames (N, ...) in one call of a bundle exported with ``--batch B``: one result per frame, each with
+        its share of the host bytes. Fewer than B frames are padded (the padding's experts do not run)."""
         self._check_input(images)
+        frames = images.shape[0]
         keep = self.top_k_per_layer(top_k)
         self._set_slot_masks(keep)
+        if frames < self.batch:
+            images = np.concatenate([images, np.zeros((self.batch - frames, *images.shape[1:]), images.dtype)])
         self.input.write(images)
         moved = [self.input.nbytes]
 
@@ -142,32 +175,55 @@ class PlanExecutor:
             moved[0] += buffer.nbytes
             return buffer.read()
 
-        routing: dict[str, LayerRouting] = {}
+        chosen: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # layer -> ids, weights (N, K')
         for step in self.steps:
             if isinstance(step, _ExpertsStep):
-                routing[step.layer] = self._run_experts(step, keep[step.layer], read)
+                chosen[step.layer] = self._run_experts(step, keep[step.layer], frames, read)
             else:
                 step()
         for layer in self.layers:  # dense: the graph computed the routing, read it after the run
-            name = layer.name
-            if name not in routing:
-                ids, weights = (read(self.memory[tensor]).reshape(-1) for tensor in routing_names(name))
-                routing[name] = LayerRouting(name, ids[: keep[name]].astype(np.int64), weights[: keep[name]].astype(np.float32))
+            if layer.name not in chosen:
+                ids, weights = (read(self.memory[tensor]) for tensor in routing_names(layer.name))  # (B, K) each
+                chosen[layer.name] = ids[:frames, : keep[layer.name]], weights[:frames, : keep[layer.name]]
         outputs = {name: read(self.memory[name]) for name in self.output_names}
-        return PlanResult(outputs, [routing[layer.name] for layer in self.layers], moved[0])
+        share = moved[0] // frames
+        return [PlanResult({name: value[i : i + 1] for name, value in outputs.items()},
+                           [LayerRouting(layer.name, chosen[layer.name][0][i].astype(np.int64), chosen[layer.name][1][i].astype(np.float32))
+                            for layer in self.layers], share)
+                for i in range(frames)]
 
-    def _run_experts(self, step: _ExpertsStep, keep: int, read: Callable) -> LayerRouting:
-        ids = read(step.ids).reshape(-1)  # (K,) int64: the host must know them to pick the expert graphs
-        weights = read(step.weights).reshape(-1)  # (K,) float32, masked to K' and renormalised in-graph
-        for slot, expert in enumerate(ids[:keep]):
-            step.calls[int(expert)][slot]()
-        return LayerRouting(step.layer, ids[:keep].astype(np.int64), weights[:keep].astype(np.float32))
+    def _run_experts(self, step: _ExpertsStep, keep: int, frames: int, read: Callable) -> tuple[np.ndarray, np.ndarray]:
+        ids = read(step.ids)[:frames, :keep]  # (N, K') int64: the host must know them to pick the expert graphs
+        weights = read(step.weights)[:frames, :keep]  # (N, K') float32, masked to K' and renormalised in-graph
+        for expert, members in expert_groups(ids).items():
+            slots = {slot for _, slot in members}
+            if len(members) == self.batch and len(slots) == 1:  # every image, one slot: straight from the layer input
+                step.calls[expert][slots.pop()]()
+                continue
+            self._run_group(step, expert, members)
+        return ids, weights
 
-    def _check_input(self, images: np.ndarray) -> None:
+    def _run_group(self, step: _ExpertsStep, expert: int, members: list[tuple[int, int]]) -> None:
+        """Gathers the images that chose ``expert``, runs it once on them, scatters its outputs to their slots."""
+        rows = len(members)
+        gathered, produced = self.memory[names.grouped_input(step.layer)], self.memory[names.grouped_output(step.layer)]
+        self.backend.copy_rows(step.input, [image for image, _ in members], gathered, range(rows))
+        call = step.grouped.get((expert, rows))
+        if call is None:
+            call = step.grouped[(expert, rows)] = step.bind_rows(expert, rows)
+        call()
+        for slot in sorted({slot for _, slot in members}):
+            picked = [(row, image) for row, (image, s) in enumerate(members) if s == slot]
+            self.backend.copy_rows(produced, [row for row, _ in picked], step.slots[slot], [image for _, image in picked])
+
+    def _check_input(self, images: np.ndarray, single: bool = False) -> None:
         expected = self.input
-        if not isinstance(images, np.ndarray) or images.shape != expected.shape or images.dtype.kind != expected.dtype.kind:
+        frames = images.shape[0] if isinstance(images, np.ndarray) and images.ndim else 0
+        if (not isinstance(images, np.ndarray) or images.shape[1:] != expected.shape[1:] or images.dtype.kind != expected.dtype.kind
+                or not 1 <= frames <= (1 if single else self.batch)):
             got = f"{list(images.shape)} {images.dtype}" if isinstance(images, np.ndarray) else type(images).__name__
-            raise UserError(f"plan input must be {list(expected.shape)} {expected.dtype}, got {got}")
+            count = "1" if single or self.batch == 1 else f"N (1..{self.batch})"
+            raise UserError(f"plan input must be [{count}, {', '.join(map(str, expected.shape[1:]))}] {expected.dtype}, got {got}")
 
     # lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:

@@ -109,7 +109,7 @@ class GraphEntry:
 class NetworkInput:
     """What the first graph takes, and how a frame becomes it (letterbox, colour order, normalisation)."""
 
-    shape: tuple[int, ...]  # (1, 3, H, W) NCHW float32, or (1, H, W, 3) NHWC uint8 normalised in-graph
+    shape: tuple[int, ...]  # (B, 3, H, W) NCHW float32, or (B, H, W, 3) NHWC uint8 normalised in-graph; B frames a call
     name: str = "images"
     dtype: str = "float32"
     layout: str = "NCHW"
@@ -121,6 +121,11 @@ class NetworkInput:
     normalised_in_graph: bool = False
 
     @property
+    def batch(self) -> int:
+        """Frames per call (the bundle was exported with ``--batch``)."""
+        return self.shape[0]
+
+    @property
     def size(self) -> tuple[int, int]:
         """(H, W) of the letterboxed input."""
         return (self.shape[1], self.shape[2]) if self.layout == "NHWC" else (self.shape[2], self.shape[3])
@@ -130,8 +135,8 @@ class NetworkInput:
         layout = _get(data, "layout", where, "input", str, "'NCHW' or 'NHWC'", "NCHW")
         shape = _shape(data.get("shape") if isinstance(data, dict) else None, where, "input.shape")
         nhwc = layout == "NHWC"
-        if layout not in ("NCHW", "NHWC") or len(shape) != 4 or shape[0] != 1 or (shape[3] if nhwc else shape[1]) != 3:
-            raise _fail(where, "input.shape", "[1, H, W, 3] (NHWC)" if nhwc else "[1, 3, H, W] (NCHW)", list(shape))
+        if layout not in ("NCHW", "NHWC") or len(shape) != 4 or (shape[3] if nhwc else shape[1]) != 3:
+            raise _fail(where, "input.shape", "[B, H, W, 3] (NHWC)" if nhwc else "[B, 3, H, W] (NCHW)", list(shape))
         color = _get(data, "color", where, "input", str, "'RGB' or 'BGR'", "RGB")
         if color not in ("RGB", "BGR"):
             raise _fail(where, "input.color", "'RGB' or 'BGR'", color)

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uint8-input", action="store_true",
                         help="the first graph takes the letterboxed BGR frame as uint8 and normalises it in-graph "
                              "(4x fewer bytes to the GPU than float32)")
+    parser.add_argument("--batch", type=positive_int, default=1,
+                        help="frames per call (default 1); a sparse bundle runs each expert once on the frames that chose it")
     parser.add_argument("--json", action="store_true", help="print the check report as JSON")
 
 
@@ -30,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     report = export_with_report(
         args.weights or args.model, args.out, imgsz=args.imgsz, routing=args.routing, opset=args.opset,
         parity_count=args.parity_images, progress=not args.json, uint8_input=args.uint8_input,
+        batch=args.batch,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -12,7 +12,7 @@ Backends are chosen by name and imported lazily (``edge_moe.runtime.backends.sel
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -48,11 +48,30 @@ class DeviceBuffer(ABC):
     def read(self) -> np.ndarray:
         """A host copy of the buffer (waits for the work that produces it)."""
 
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of one image's slice (the buffers are batch-major)."""
+        return self.nbytes // self.shape[0]
+
+    def rows(self, count: int) -> "DeviceBuffer":
+        """A buffer over the first ``count`` rows of this one (same memory, nothing copied): what a batched
+        bundle's expert reads and writes when ``count`` images chose it."""
+        raise UserError(f"{type(self).__name__} cannot view part of a batch; export the bundle with --batch 1")
+
     def close(self) -> None:
         """Frees the memory now (not at garbage collection)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {list(self.shape)}, {self.dtype}, {self.device})"
+
+
+def _is_size(dim) -> bool:
+    return isinstance(dim, (int, np.integer)) and dim > 0
+
+
+def same_shape(graph_shape: Sequence, shape: Sequence[int]) -> bool:
+    """A buffer's shape against a graph's: a dynamic graph dimension (a name, None or -1) matches any size."""
+    return len(graph_shape) == len(shape) and all(not _is_size(g) or int(g) == d for g, d in zip(graph_shape, shape))
 
 
 class GraphSession(ABC):
@@ -74,7 +93,7 @@ class GraphSession(ABC):
                 raise UserError(f"{where}: graph {self.name} has tensor {name}, which the manifest does not declare; re-export the bundle")
             shape, dtype = self.tensors[name]
             buffer = buffers[name]
-            if (buffer.shape, buffer.dtype) != (tuple(shape), np.dtype(dtype)):
+            if not same_shape(shape, buffer.shape) or buffer.dtype != np.dtype(dtype):
                 raise UserError(f"{where}: graph {self.name} tensor {name} is {list(shape)} {np.dtype(dtype)} in the graph file, "
                                 f"but the manifest says {list(buffer.shape)} {buffer.dtype}; re-export the bundle")
 
@@ -99,6 +118,11 @@ class Backend(ABC):
     @abstractmethod
     def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> DeviceBuffer:
         """A zero-filled buffer on this backend's device."""
+
+    def copy_rows(self, source: DeviceBuffer, source_rows: Sequence[int], target: DeviceBuffer, target_rows: Sequence[int]) -> None:
+        """Copies row ``source_rows[i]`` of ``source`` to row ``target_rows[i]`` of ``target`` on the device (in queue
+        order, nothing through the host): how a batched sparse plan groups images by expert and scatters them back."""
+        raise UserError(f"the {self.name} backend cannot run batched sparse bundles; export the bundle with --batch 1")
 
     def synchronize(self) -> None:
         """Waits until all queued work is done (a no-op for synchronous backends)."""

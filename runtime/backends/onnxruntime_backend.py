@@ -68,18 +68,30 @@ def shared_thread_pool(threads: int = 0) -> bool:
 
 
 class OrtBuffer(DeviceBuffer):
-    """An OrtValue: over a numpy array on the CPU (shared, no copy), in device memory on CUDA."""
+    """An OrtValue: over a numpy array on the CPU (shared, no copy), in device memory on CUDA.
 
-    def __init__(self, name: str, shape: tuple[int, ...], dtype: np.dtype, device: str):
+    ``rows(n)`` views the first n rows: a numpy view on the CPU, a device pointer on CUDA (bound by address).
+    """
+
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: np.dtype, device: str, host: Optional[np.ndarray] = None,
+                 pointer: Optional[int] = None):
         super().__init__(name, shape, dtype, device)
-        zeros = np.zeros(self.shape, self.dtype)
+        self.host, self.value, self.pointer = host, None, pointer
+        if pointer is not None:  # a view of device rows: bound by address
+            return
         if device == "cpu":
-            self.host = zeros
+            self.host = np.zeros(self.shape, self.dtype) if host is None else host
             self.value = ort.OrtValue.ortvalue_from_numpy(self.host)
         else:
-            self.host = None
             self.value = ort.OrtValue.ortvalue_from_shape_and_type(list(self.shape), self.dtype, "cuda", int(device.split(":")[1]))
-            self.value.update_inplace(zeros)
+            self.value.update_inplace(np.zeros(self.shape, self.dtype))
+            self.pointer = self.value.data_ptr()
+
+    def rows(self, count: int) -> "OrtBuffer":
+        shape = (count, *self.shape[1:])
+        if self.host is not None:
+            return OrtBuffer(f"{self.name}[:{count}]", shape, self.dtype, self.device, host=self.host[:count])
+        return OrtBuffer(f"{self.name}[:{count}]", shape, self.dtype, self.device, pointer=self.pointer)
 
     def write(self, array: np.ndarray) -> None:
         if self.host is not None:
@@ -92,6 +104,10 @@ class OrtBuffer(DeviceBuffer):
 
     def close(self) -> None:
         self.value = self.host = None
+
+
+def _device_id(buffer: DeviceBuffer) -> int:
+    return int(buffer.device.split(":")[1])
 
 
 class OrtGraph(GraphSession):
@@ -113,9 +129,17 @@ class OrtGraph(GraphSession):
     def bind(self, inputs: Mapping[str, DeviceBuffer], outputs: Mapping[str, DeviceBuffer]) -> BoundRun:
         binding = self.session.io_binding()
         for name in self.input_names:
-            binding.bind_ortvalue_input(name, inputs[name].value)
+            buffer = inputs[name]
+            if buffer.value is not None:
+                binding.bind_ortvalue_input(name, buffer.value)
+            else:
+                binding.bind_input(name, "cuda", _device_id(buffer), buffer.dtype.type, list(buffer.shape), buffer.pointer)
         for name in self.output_names:
-            binding.bind_ortvalue_output(name, outputs[name].value)
+            buffer = outputs[name]
+            if buffer.value is not None:
+                binding.bind_ortvalue_output(name, buffer.value)
+            else:
+                binding.bind_output(name, "cuda", _device_id(buffer), buffer.dtype.type, list(buffer.shape), buffer.pointer)
         run_options = ort.RunOptions()
         if self.cuda_graphs:  # one captured CUDA graph per binding: its buffer addresses are fixed
             run_options.add_run_config_entry("gpu_graph_id", str(next(self._graph_ids)))
@@ -167,6 +191,14 @@ class OnnxRuntimeBackend(Backend):
     def open(self, graph: str) -> GraphSession:
         return OrtGraph(graph, self.bundle.graph_path(graph, self.precision), self.options, self._providers_with_options,
                         self.cuda_graphs)
+
+    def copy_rows(self, source: DeviceBuffer, source_rows, target: DeviceBuffer, target_rows) -> None:
+        if self.device == "cpu":
+            target.host[list(target_rows)] = source.host[list(source_rows)]
+            return
+        from edge_moe.runtime.backends.cuda_runtime import copy_device_rows  # needs cuda-python
+
+        copy_device_rows(source.pointer, source_rows, target.pointer, target_rows, source.row_bytes)
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> DeviceBuffer:
         try:

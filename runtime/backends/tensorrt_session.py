@@ -23,13 +23,9 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-try:  # cuda-python >= 12.6 moved the bindings
-    from cuda.bindings import runtime as cudart
-except ImportError:  # pragma: no cover - depends on the installed cuda-python
-    from cuda import cudart
-
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer, GraphSession
+from edge_moe.runtime.backends.cuda_runtime import check_cuda, copy_device_rows, cudart
 from edge_moe.runtime.bundle import ENGINE_FLAVOURS, check_engine, engine_flavour
 from edge_moe.runtime.sinks.atomic import atomic_write
 
@@ -42,18 +38,9 @@ def tensorrt_module(flavour: str = "tensorrt") -> Any:
     return importlib.import_module(ENGINE_FLAVOURS[flavour].module)
 
 
-def _check(result):
-    """cuda-python returns (error, *values); raise on error, return the values."""
-    error, *values = result if isinstance(result, tuple) else (result,)
-    if error != cudart.cudaError_t.cudaSuccess:
-        name = cudart.cudaGetErrorName(error)[1]
-        raise RuntimeError(f"CUDA error {name.decode() if isinstance(name, bytes) else name}")
-    return values[0] if len(values) == 1 else (values or None)
-
-
 @lru_cache(maxsize=None)
 def _device_properties(device: int):
-    return _check(cudart.cudaGetDeviceProperties(device))
+    return check_cuda(cudart.cudaGetDeviceProperties(device))
 
 
 def gpu_name(device: int = 0) -> str:
@@ -107,22 +94,25 @@ class CudaBuffer(DeviceBuffer):
         super().__init__(name, shape, dtype, "cuda:0")
         self.stream = stream
         size = max(self.nbytes, 1)
-        self.pointer = _check(cudart.cudaMalloc(size))
-        _check(cudart.cudaMemsetAsync(self.pointer, 0, size, stream))
-        self.staging = _check(cudart.cudaMallocHost(size))
+        self.pointer = check_cuda(cudart.cudaMalloc(size))
+        check_cuda(cudart.cudaMemsetAsync(self.pointer, 0, size, stream))
+        self.staging = check_cuda(cudart.cudaMallocHost(size))
         raw = (ctypes.c_byte * size).from_address(int(self.staging))
         self.host = np.frombuffer(raw, dtype=self.dtype, count=int(np.prod(self.shape))).reshape(self.shape)
 
     def write(self, array: np.ndarray) -> None:
         # The previous upload from the staging area must be done before it is overwritten.
-        _check(cudart.cudaStreamSynchronize(self.stream))
+        check_cuda(cudart.cudaStreamSynchronize(self.stream))
         np.copyto(self.host, array.reshape(self.shape), casting="same_kind")
-        _check(cudart.cudaMemcpyAsync(self.pointer, self.staging, self.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
+        check_cuda(cudart.cudaMemcpyAsync(self.pointer, self.staging, self.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
 
     def read(self) -> np.ndarray:
-        _check(cudart.cudaMemcpyAsync(self.staging, self.pointer, self.nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream))
-        _check(cudart.cudaStreamSynchronize(self.stream))
+        check_cuda(cudart.cudaMemcpyAsync(self.staging, self.pointer, self.nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream))
+        check_cuda(cudart.cudaStreamSynchronize(self.stream))
         return self.host.copy()
+
+    def rows(self, count: int) -> DeviceBuffer:
+        return DeviceRows(self, count)
 
     def close(self) -> None:
         if self.pointer is not None:
@@ -131,19 +121,33 @@ class CudaBuffer(DeviceBuffer):
             self.pointer = self.staging = None
 
 
+class DeviceRows(DeviceBuffer):
+    """The first ``count`` rows of a device buffer, for binding only (the buffer it views owns the memory)."""
+
+    def __init__(self, whole: DeviceBuffer, count: int):
+        super().__init__(f"{whole.name}[:{count}]", (count, *whole.shape[1:]), whole.dtype, whole.device)
+        self.pointer = whole.pointer
+
+    def write(self, array: np.ndarray) -> None:
+        raise RuntimeError(f"{self.name}: a view of rows is bound to graphs, never written from the host")
+
+    def read(self) -> np.ndarray:
+        raise RuntimeError(f"{self.name}: a view of rows is bound to graphs, never read to the host")
+
+
 class _CudaGraph:
     """A bound engine call captured once on the stream, then replayed with one launch."""
 
     def __init__(self, enqueue, stream):
         enqueue()  # TensorRT finishes its lazy setup on the first enqueue; it must not happen while capturing
-        _check(cudart.cudaStreamBeginCapture(stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal))
+        check_cuda(cudart.cudaStreamBeginCapture(stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal))
         enqueue()
-        self.graph = _check(cudart.cudaStreamEndCapture(stream))
-        self.exec = _check(cudart.cudaGraphInstantiate(self.graph, 0))
+        self.graph = check_cuda(cudart.cudaStreamEndCapture(stream))
+        self.exec = check_cuda(cudart.cudaGraphInstantiate(self.graph, 0))
         self.stream = stream
 
     def launch(self) -> None:
-        _check(cudart.cudaGraphLaunch(self.exec, self.stream))
+        check_cuda(cudart.cudaGraphLaunch(self.exec, self.stream))
 
     def close(self) -> None:
         cudart.cudaGraphExecDestroy(self.exec)
@@ -189,6 +193,8 @@ class TensorRTGraph(GraphSession):
                    else self.engine.create_execution_context())
         self._contexts.append(context)
         for tensor in self.input_names:
+            if -1 in self.tensors[tensor][0]:  # a batched bundle's expert: this binding's row count
+                context.set_input_shape(tensor, inputs[tensor].shape)
             context.set_tensor_address(tensor, int(inputs[tensor].pointer))
         for tensor in self.output_names:
             context.set_tensor_address(tensor, int(outputs[tensor].pointer))
@@ -236,7 +242,7 @@ class TensorRTBackend(Backend):
         self.bundle = bundle
         self.flavour = engine_flavour(bundle)
         self.engines = check_bundle_engines(bundle)
-        self.stream = _check(cudart.cudaStreamCreate())
+        self.stream = check_cuda(cudart.cudaStreamCreate())
         self.cuda_graphs = cuda_graphs
         self._sessions: list[TensorRTGraph] = []
 
@@ -253,8 +259,11 @@ class TensorRTBackend(Backend):
             nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
             raise UserError(f"{self.bundle.root}: cannot allocate {nbytes / 2**20:.1f} MiB of GPU memory for tensor {name} ({error})") from None
 
+    def copy_rows(self, source: DeviceBuffer, source_rows, target: DeviceBuffer, target_rows) -> None:
+        copy_device_rows(int(source.pointer), source_rows, int(target.pointer), target_rows, source.row_bytes, self.stream)
+
     def synchronize(self) -> None:
-        _check(cudart.cudaStreamSynchronize(self.stream))
+        check_cuda(cudart.cudaStreamSynchronize(self.stream))
 
     def warmed_up(self) -> None:
         """After the first frames every kernel is compiled: keep TensorRT-RTX's runtime caches for the next start."""

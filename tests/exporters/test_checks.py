@@ -55,10 +55,14 @@ def test_unsupported_op_is_rejected():
         check_graph(m, "mod")
 
 
-def test_dynamic_shapes_are_rejected():
-    m = model([helper.make_node("Relu", ["x"], ["y"])], [vec("x", ["batch", 3])], [vec("y", ["batch", 3])])
+def test_dynamic_shapes_are_rejected_but_a_batch_first_dimension():
+    m = model([helper.make_node("Relu", ["x"], ["y"])], [vec("x", ["n", 3])], [vec("y", ["n", 3])])
     with pytest.raises(ExportCheckError, match="dynamic shape"):
         check_graph(m, "dyn")
+    m = model([helper.make_node("Relu", ["x"], ["y"])], [vec("x", [3, "batch"])], [vec("y", [3, "batch"])])
+    with pytest.raises(ExportCheckError, match="dynamic shape"):
+        check_graph(m, "dyn")
+    check_graph(model([helper.make_node("Relu", ["x"], ["y"])], [vec("x", ["batch", 3])], [vec("y", ["batch", 3])]), "expert")
 
 
 def test_checker_failure_is_one_line():

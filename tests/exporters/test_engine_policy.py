@@ -13,7 +13,7 @@ from edge_moe.exporters.engine_policy import (
     Device, cache_key, check_dla, choose_target, default_timing_cache, engine_metadata, parse_compute_capabilities, pin_to_fp32,
     plan_builds, precision_policy, rtx_precision_policy, runs_on, validation_warning,
 )
-from edge_moe.exporters.network_check import Layer, check_fp16_precision, check_io
+from edge_moe.exporters.network_check import Layer, check_fp16_precision, check_io, profile_shapes
 from edge_moe.runtime.schema import EngineRecord, FileRef, GraphEntry, Manifest, NetworkInput, Plan, RunStep, TensorSpec
 
 ORIN = Device("10.3.0", "Orin", "8.7", "tensorrt", ("8.7",))
@@ -180,17 +180,19 @@ def fake_tensorrt(monkeypatch):
     monkeypatch.setitem(sys.modules, "cuda", cuda)
     monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
     monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cudart)
-    name = "edge_moe.runtime.backends.tensorrt_session"
-    saved = sys.modules.pop(name, None)
-    if hasattr(backends, "tensorrt_session"):  # an earlier test imported the real one: import afresh over the fakes
-        delattr(backends, "tensorrt_session")
+    modules = ("tensorrt_session", "cuda_runtime")  # imported afresh over the fakes, the real ones put back after
+    saved = {module: sys.modules.pop(f"{backends.__name__}.{module}", None) for module in modules}
+    for module in modules:
+        if hasattr(backends, module):
+            delattr(backends, module)
     yield trt, cudart
-    sys.modules.pop(name, None)
-    if hasattr(backends, "tensorrt_session"):
-        delattr(backends, "tensorrt_session")
-    if saved is not None:
-        sys.modules[name] = saved
-        backends.tensorrt_session = saved
+    for module, original in saved.items():
+        sys.modules.pop(f"{backends.__name__}.{module}", None)
+        if hasattr(backends, module):
+            delattr(backends, module)
+        if original is not None:
+            sys.modules[f"{backends.__name__}.{module}"] = original
+            setattr(backends, module, original)
 
 
 def test_tensorrt_device_reads_the_gpu_name_the_runtime_compares(fake_tensorrt):
@@ -272,6 +274,15 @@ def test_io_check_names_graph_and_tensor():
         check_io("segment0", "input", want, [TensorSpec("images", (1, 3, 64, 64), "float32")])
     with pytest.raises(UserError, match=r"^graph segment0: input x is \[1, 3, 64, 64\] float16 in the network, the manifest says \[1, 3, 64, 64\] float32$"):
         check_io("segment0", "input", want, [TensorSpec("x", (1, 3, 64, 64), "float16")])
+
+
+def test_a_dynamic_batch_matches_the_manifest_and_gets_a_profile_up_to_it():
+    want = [TensorSpec("x", (4, 16, 8, 8), "float32")]
+    check_io("moe.expert0", "input", want, [TensorSpec("x", (-1, 16, 8, 8), "float32")])
+    with pytest.raises(UserError, match=r"input x is \[-1, 16, 4, 4\] float32 in the network, the manifest says \[4, 16, 8, 8\]"):
+        check_io("moe.expert0", "input", want, [TensorSpec("x", (-1, 16, 4, 4), "float32")])
+    assert profile_shapes((-1, 16, 8, 8), (4, 16, 8, 8)) == ((1, 16, 8, 8), (4, 16, 8, 8), (4, 16, 8, 8))
+    assert profile_shapes((4, 16, 8, 8), (4, 16, 8, 8)) is None
 
 
 def test_fp16_precision_check():

@@ -60,6 +60,17 @@ def test_every_zoo_bundle_builds_fp16_and_fp32(zoo_bundles, tmp_path):
             assert len(list((bundle / "engines").glob("*.engine"))) == len(loaded.graphs)  # the other precision's are gone
 
 
+def test_a_batched_bundle_builds_its_experts_with_a_batch_profile(tmp_path):
+    from edge_moe.exporters.export import export_with_report
+
+    bundle = export_with_report("esmoe-pico", tmp_path / "batched", imgsz=64, parity_count=1, batch=3).bundle
+    report = build(bundle)
+    loaded = load_bundle(bundle)
+    assert sorted(report.built) == sorted(loaded.graphs) and loaded.input.batch == 3
+    experts = [name for name in loaded.graphs if ".expert" in name]
+    assert experts and all(loaded.graphs[name].inputs[0].shape[0] == 3 for name in experts)
+
+
 def test_second_build_rebuilds_nothing_and_a_changed_onnx_only_its_graph(pico_bundles, tmp_path):
     bundle = copy(pico_bundles["sparse"], tmp_path)
     first = build(bundle)

@@ -48,7 +48,7 @@ def test_round_trip_and_typed_fields():
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.pop("graphs"), "missing field graphs"),
     (lambda d: d.update(task="segment"), r"task must be one of \['detect', 'classify'\], got 'segment'"),
-    (lambda d: d["input"].update(shape=[1, 4, 64, 64]), r"input.shape must be \[1, 3, H, W\] \(NCHW\), got \[1, 4, 64, 64\]"),
+    (lambda d: d["input"].update(shape=[1, 4, 64, 64]), r"input.shape must be \[B, 3, H, W\] \(NCHW\), got \[1, 4, 64, 64\]"),
     (lambda d: d["input"].update(std=[1, 0, 1]), r"input.std must be a list of 3 numbers \(non-zero\)"),
     (lambda d: d["moe_layers"][0].update(top_k=5), r"moe_layers\[0\].top_k must be in \[1, 3\] \(experts\), got 5"),
     (lambda d: d["graphs"]["segment0"]["outputs"][1].update(dtype="int7"), r"graphs.segment0.outputs\[1\].dtype must be one of"),
