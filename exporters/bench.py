@@ -1,4 +1,5 @@
-"""Side-by-side batch-1 latency of backends x routings, with the compute each frame executed.
+"""Side-by-side latency of backends x routings, with the compute each frame executed: batch 1, or a batched
+bundle's batch (``export --batch B``: its calls carry B frames, and a frame's time is its share of its call's).
 
 All configurations are timed in turn in one process, in blocks of a few frames (so ONNX Runtime's
 spinning thread pools of one configuration do not eat into the next one's time), so a load spike
@@ -37,7 +38,7 @@ class FrameRun:
     host_bytes: Optional[int] = None  # bytes moved between host memory and the backend (None: not measured)
 
 
-FrameFn = Callable[[np.ndarray], FrameRun]
+FrameFn = Callable[[np.ndarray], list[FrameRun]]  # (N, ...) frames -> one FrameRun each
 
 
 @dataclass
@@ -61,9 +62,11 @@ class BenchReport:
     iters: int
     machine: str
     results: list[BenchRow] = field(default_factory=list)
+    batch: int = 1  # frames per call
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "imgsz": self.imgsz, "iters": self.iters, "machine": self.machine, "results": [asdict(r) for r in self.results]}
+        return {"model": self.model, "imgsz": self.imgsz, "batch": self.batch, "iters": self.iters, "machine": self.machine,
+                "results": [asdict(r) for r in self.results]}
 
     def table(self) -> str:
         lines = [
@@ -102,9 +105,9 @@ def _torch_frame(model: torch.nn.Module, routing: str, device: str) -> FrameFn:
             env, routings = program.run(x.half() if on_gpu else x, deploy=True)  # forward + decoding / softmax
             chosen = None if routing == "dense" else {r.layer: r.ids[0].tolist() for r in routings}
             if not on_gpu:
-                return FrameRun(chosen)
+                return [FrameRun(chosen)]
             moved = image.nbytes + sum(env[name].cpu().numpy().nbytes for name in outputs)
-            return FrameRun(chosen, moved + sum(r.ids.nbytes for r in routings if routing == "sparse"))
+            return [FrameRun(chosen, moved + sum(r.ids.nbytes for r in routings if routing == "sparse"))]
 
     return frame
 
@@ -134,7 +137,7 @@ def _torch_cuda_graph_frame(model: torch.nn.Module, imgsz: int) -> FrameFn:
     def frame(image: np.ndarray) -> FrameRun:
         static.copy_(torch.from_numpy(image))
         graph.replay()
-        return FrameRun(None, image.nbytes + sum(out.cpu().numpy().nbytes for out in outputs))
+        return [FrameRun(None, image.nbytes + sum(out.cpu().numpy().nbytes for out in outputs))]
 
     return frame
 
@@ -148,9 +151,9 @@ def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool
     dense = bundle.routing == "dense"
     executor.top_k_per_layer(top_k)  # a K' out of range fails before any frame
 
-    def frame(image: np.ndarray) -> FrameRun:
-        result = executor(image, top_k)
-        return FrameRun(None if dense else {r.layer: r.ids.tolist() for r in result.routing}, result.host_bytes)
+    def frame(images: np.ndarray) -> list[FrameRun]:
+        return [FrameRun(None if dense else {r.layer: r.ids.tolist() for r in result.routing}, result.host_bytes)
+                for result in executor.run_batch(images, top_k)]
 
     return frame
 
@@ -232,6 +235,7 @@ def _measure(
     from edge_moe.exporters.export import DEFAULT_OPSET, export_with_report, resolve_source, validate_options
 
     frames: dict[tuple[str, str], FrameFn] = {}
+    batch = 1  # frames per call: a batched bundle's batch
     source_path = Path(source)
     with tempfile.TemporaryDirectory(prefix="edge-moe-bench-", dir=workdir) as scratch:
         if source_kind(source) == "bundle":
@@ -240,7 +244,7 @@ def _measure(
                 raise UserError(f"{source}: a bundle benchmarks only on onnxruntime or tensorrt with its own routing "
                                 f"({bundle.routing}); pass a model or checkpoint to compare")
             model = _bundle_model(bundle)
-            imgsz = bundle.input_size[0]
+            imgsz, batch = bundle.input_size[0], bundle.input.batch
             cost = measure(model, imgsz)
             for backend in backends:
                 frames[(backend, bundle.routing)] = _plan_frame(source_path, backend, threads, cuda_graphs, top_k)
@@ -277,17 +281,18 @@ def _measure(
                 for key in order:  # blocks of BLOCK frames, configurations in turn
                     for _ in range(min(BLOCK, total - done[key])):
                         i = done[key]
-                        image = images[i % len(images)][None]  # (1, 3, H, W)
+                        batch_images = images[[(i * batch + j) % len(images) for j in range(batch)]]  # (B, 3, H, W)
                         start = time.perf_counter()
-                        run = frames[key](image)
+                        runs = frames[key](batch_images)
                         elapsed = time.perf_counter() - start
                         if i >= warmup:
-                            times[key].append(elapsed * 1000)
-                            spent[key].append(_frame_cost(cost, run.chosen))
-                            moved[key].append(run.host_bytes)
+                            for run in runs:
+                                times[key].append(elapsed * 1000 / len(runs))
+                                spent[key].append(_frame_cost(cost, run.chosen))
+                                moved[key].append(run.host_bytes)
                         done[key] += 1
                         bar.update()
-    report = BenchReport(name, imgsz, iters, machine(threads, device))
+    report = BenchReport(name, imgsz, iters, machine(threads, device), batch=batch)
     for key in order:
         ms = np.array(times[key])
         params, flops = np.array(spent[key]).mean(axis=0)

@@ -1,4 +1,4 @@
-"""`edge-moe bench`: batch-1 latency of backends x routings side by side, with executed compute."""
+"""`edge-moe bench`: latency of backends x routings side by side (batch 1, or a batched bundle's batch), with executed compute."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import json
 
 from edge_moe.commands.values import non_negative_int, positive_int
 
-HELP = "time batch-1 inference of backends x routings side by side (latency, FPS, executed GFLOPs)"
+HELP = "time inference of backends x routings side by side (latency, FPS, executed GFLOPs, host bytes per frame)"
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "plus tensorrt when its engines run here)")
     parser.add_argument("--routing", type=_names, default=None, help="comma list of sparse,dense (default both; a bundle: its own)")
     parser.add_argument("--imgsz", type=positive_int, default=None, help="square input size, a multiple of 32 (default: the model's)")
-    parser.add_argument("--iters", type=positive_int, default=50, help="timed frames per configuration (default 50)")
+    parser.add_argument("--iters", type=positive_int, default=50, help="timed calls per configuration (default 50; a call is one frame, or a batched bundle's batch)")
     parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed frames first (default 5)")
     parser.add_argument("--threads", type=non_negative_int, default=0, help="torch and ONNX Runtime threads (default 0: each library's default)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the torch rows run (cuda: FP16) (default cpu)")
@@ -51,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
-    print(f"{report.model} at {report.imgsz}x{report.imgsz}, batch 1, {report.iters} frames each, configurations in turns of 5 frames ({report.machine})")
+    print(f"{report.model} at {report.imgsz}x{report.imgsz}, batch {report.batch}, {report.iters} calls each, configurations in turns of 5 calls ({report.machine})")
     print(report.table())
     return 0

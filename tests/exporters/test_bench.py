@@ -50,6 +50,17 @@ def test_bench_bundle_and_bad_requests(pico_bundles, capsys):
     assert code == 2 and "multiple of 32" in capsys.readouterr().err
 
 
+def test_bench_a_batched_bundle_per_frame(tmp_path):
+    from edge_moe.exporters.export import export_with_report
+
+    bundle = export_with_report("esmoe-pico", tmp_path / "b3", imgsz=64, parity_count=1, batch=3).bundle
+    report = benchmark(str(bundle), ("onnxruntime",), ("sparse",), iters=2, warmup=1, progress=False)
+    (row,) = report.results
+    assert report.batch == 3 and row.frames == 2 * 3  # two calls of three frames
+    frame, anchors, routing = 3 * 64 * 64 * 4, 8 * 8 + 4 * 4 + 2 * 2, 4 * 2 * (8 + 4)
+    assert row.host_bytes_per_frame == frame + anchors * (4 + 3) * 4 + routing  # each frame's share of its call
+
+
 @pytest.mark.parametrize("config", [None, {"name": "esmoe-pico", "bogus": 1}])
 def test_bench_bundle_without_a_usable_config_is_one_line(pico_bundles, tmp_path, capsys, config):
     import shutil
