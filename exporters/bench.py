@@ -36,6 +36,7 @@ BLOCK = 5  # frames per configuration per turn
 class FrameRun:
     chosen: Optional[dict[str, list[int]]]  # {layer: ids} of the experts that ran (None: all of them, dense)
     host_bytes: Optional[int] = None  # bytes moved between host memory and the backend (None: not measured)
+    device_ms: Optional[float] = None  # GPU time from CUDA events (None: the backend has no device timer)
 
 
 FrameFn = Callable[[np.ndarray], list[FrameRun]]  # (N, ...) frames -> one FrameRun each
@@ -53,6 +54,7 @@ class BenchRow:
     executed_gflops: float  # per frame (mean)
     frames: int
     host_bytes_per_frame: Optional[int] = None  # host <-> backend traffic per frame (plan executor; torch on CUDA)
+    device_ms_p50: Optional[float] = None  # GPU time per frame from CUDA events (TensorRT backend)
 
 
 @dataclass
@@ -152,7 +154,7 @@ def _plan_frame(bundle_path: Path, backend: str, threads: int, cuda_graphs: bool
     executor.top_k_per_layer(top_k)  # a K' out of range fails before any frame
 
     def frame(images: np.ndarray) -> list[FrameRun]:
-        return [FrameRun(None if dense else {r.layer: r.ids.tolist() for r in result.routing}, result.host_bytes)
+        return [FrameRun(None if dense else {r.layer: r.ids.tolist() for r in result.routing}, result.host_bytes, result.device_ms)
                 for result in executor.run_batch(images, top_k)]
 
     return frame
@@ -274,6 +276,7 @@ def _measure(
         times: dict[tuple[str, str], list[float]] = {key: [] for key in order}
         spent: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in order}
         moved: dict[tuple[str, str], list[Optional[int]]] = {key: [] for key in order}
+        on_device: dict[tuple[str, str], list[Optional[float]]] = {key: [] for key in order}
         total = warmup + iters
         done = {key: 0 for key in order}
         with tqdm(total=total * len(order), desc=f"bench {name}", disable=not progress, leave=False) as bar:
@@ -290,6 +293,7 @@ def _measure(
                                 times[key].append(elapsed * 1000 / len(runs))
                                 spent[key].append(_frame_cost(cost, run.chosen))
                                 moved[key].append(run.host_bytes)
+                                on_device[key].append(run.device_ms)
                         done[key] += 1
                         bar.update()
     report = BenchReport(name, imgsz, iters, machine(threads, device), batch=batch)
@@ -306,5 +310,6 @@ def _measure(
             executed_gflops=round(flops / 1e9, 4),
             frames=len(ms),
             host_bytes_per_frame=None if None in moved[key] else round(float(np.mean(moved[key]))),
+            device_ms_p50=None if None in on_device[key] else round(float(np.percentile(on_device[key], 50)), 3),
         ))
     return report

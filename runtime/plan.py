@@ -42,6 +42,7 @@ class PlanResult:
     outputs: dict[str, np.ndarray]  # the plan's final outputs by name, e.g. boxes (1, A, 4), scores (1, A, nc)
     routing: list[LayerRouting]
     host_bytes: int = 0  # bytes moved between host memory and the backend for this frame
+    device_ms: Optional[float] = None  # GPU time of the frame (its share of its call), where the backend has device timers
 
     @property
     def boxes(self) -> np.ndarray:
@@ -100,6 +101,7 @@ class PlanExecutor:
         self.input = self.memory[bundle.input.name]
         self.output_names = final_outputs(bundle)
         self.slot_masks: dict[str, str] = bundle.plan.slot_masks
+        self.timer = self.backend.timer()
         self._masks_for: Optional[dict[str, int]] = None
 
     # set-up ---------------------------------------------------------------------------------
@@ -168,6 +170,8 @@ class PlanExecutor:
         self._set_slot_masks(keep)
         if frames < self.batch:
             images = np.concatenate([images, np.zeros((self.batch - frames, *images.shape[1:]), images.dtype)])
+        if self.timer is not None:
+            self.timer.start()
         self.input.write(images)
         moved = [self.input.nbytes]
 
@@ -181,15 +185,18 @@ class PlanExecutor:
                 chosen[step.layer] = self._run_experts(step, keep[step.layer], frames, read)
             else:
                 step()
+        if self.timer is not None:
+            self.timer.stop()
         for layer in self.layers:  # dense: the graph computed the routing, read it after the run
             if layer.name not in chosen:
                 ids, weights = (read(self.memory[tensor]) for tensor in routing_names(layer.name))  # (B, K) each
                 chosen[layer.name] = ids[:frames, : keep[layer.name]], weights[:frames, : keep[layer.name]]
         outputs = {name: read(self.memory[name]) for name in self.output_names}
         share = moved[0] // frames
+        device_ms = self.timer.elapsed_ms() / frames if self.timer is not None else None
         return [PlanResult({name: value[i : i + 1] for name, value in outputs.items()},
                            [LayerRouting(layer.name, chosen[layer.name][0][i].astype(np.int64), chosen[layer.name][1][i].astype(np.float32))
-                            for layer in self.layers], share)
+                            for layer in self.layers], share, device_ms)
                 for i in range(frames)]
 
     def _run_experts(self, step: _ExpertsStep, keep: int, frames: int, read: Callable) -> tuple[np.ndarray, np.ndarray]:

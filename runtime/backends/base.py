@@ -12,7 +12,7 @@ Backends are chosen by name and imported lazily (``edge_moe.runtime.backends.sel
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -74,6 +74,16 @@ def same_shape(graph_shape: Sequence, shape: Sequence[int]) -> bool:
     return len(graph_shape) == len(shape) and all(not _is_size(g) or int(g) == d for g, d in zip(graph_shape, shape))
 
 
+class DeviceTimer(Protocol):
+    """Brackets queued work: ``start`` and ``stop`` are queued with it, ``elapsed_ms`` waits for ``stop``."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def elapsed_ms(self) -> float: ...
+
+
 class GraphSession(ABC):
     """One loaded graph (ONNX or TensorRT engine).
 
@@ -123,6 +133,10 @@ class Backend(ABC):
         """Copies row ``source_rows[i]`` of ``source`` to row ``target_rows[i]`` of ``target`` on the device (in queue
         order, nothing through the host): how a batched sparse plan groups images by expert and scatters them back."""
         raise UserError(f"the {self.name} backend cannot run batched sparse bundles; export the bundle with --batch 1")
+
+    def timer(self) -> Optional["DeviceTimer"]:
+        """A device-side clock for the executor's calls (CUDA events), or None where the host clock is the device's."""
+        return None
 
     def synchronize(self) -> None:
         """Waits until all queued work is done (a no-op for synchronous backends)."""

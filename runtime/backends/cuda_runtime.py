@@ -37,3 +37,30 @@ def copy_device_rows(source: int, source_rows: Sequence[int], target: int, targe
     for s, t, count in row_runs(source_rows, target_rows):
         src, dst, size = source + s * row_bytes, target + t * row_bytes, count * row_bytes
         check_cuda(cudart.cudaMemcpy(dst, src, size, kind) if stream is None else cudart.cudaMemcpyAsync(dst, src, size, kind, stream))
+
+
+class CudaEventTimer:
+    """GPU time between two points of a stream's queue (CUDA events): what the device spent on a call, which a host
+    clock around asynchronous launches does not see."""
+
+    def __init__(self, stream: object):
+        self.stream = stream
+        self.begin = check_cuda(cudart.cudaEventCreate())
+        self.end = check_cuda(cudart.cudaEventCreate())
+
+    def start(self) -> None:
+        check_cuda(cudart.cudaEventRecord(self.begin, self.stream))
+
+    def stop(self) -> None:
+        check_cuda(cudart.cudaEventRecord(self.end, self.stream))
+
+    def elapsed_ms(self) -> float:
+        """Waits for the stop event, then returns the milliseconds since the start event."""
+        check_cuda(cudart.cudaEventSynchronize(self.end))
+        return float(check_cuda(cudart.cudaEventElapsedTime(self.begin, self.end)))
+
+    def close(self) -> None:
+        if self.begin is not None:
+            cudart.cudaEventDestroy(self.begin)
+            cudart.cudaEventDestroy(self.end)
+            self.begin = self.end = None

@@ -25,7 +25,7 @@ import numpy as np
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer, GraphSession
-from edge_moe.runtime.backends.cuda_runtime import check_cuda, copy_device_rows, cudart
+from edge_moe.runtime.backends.cuda_runtime import CudaEventTimer, check_cuda, copy_device_rows, cudart
 from edge_moe.runtime.bundle import ENGINE_FLAVOURS, check_engine, engine_flavour
 from edge_moe.runtime.sinks.atomic import atomic_write
 
@@ -243,6 +243,7 @@ class TensorRTBackend(Backend):
         self.flavour = engine_flavour(bundle)
         self.engines = check_bundle_engines(bundle)
         self.stream = check_cuda(cudart.cudaStreamCreate())
+        self.events = CudaEventTimer(self.stream)
         self.cuda_graphs = cuda_graphs
         self._sessions: list[TensorRTGraph] = []
 
@@ -258,6 +259,9 @@ class TensorRTBackend(Backend):
         except RuntimeError as error:
             nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
             raise UserError(f"{self.bundle.root}: cannot allocate {nbytes / 2**20:.1f} MiB of GPU memory for tensor {name} ({error})") from None
+
+    def timer(self) -> CudaEventTimer:
+        return self.events
 
     def copy_rows(self, source: DeviceBuffer, source_rows, target: DeviceBuffer, target_rows) -> None:
         copy_device_rows(int(source.pointer), source_rows, int(target.pointer), target_rows, source.row_bytes, self.stream)
@@ -276,5 +280,6 @@ class TensorRTBackend(Backend):
         self.synchronize()
         for session in self._sessions:
             session.close()
+        self.events.close()
         cudart.cudaStreamDestroy(self.stream)
         self.stream = None

@@ -152,3 +152,30 @@ def test_graph_file_that_disagrees_with_the_manifest_is_one_line_at_load():
 
     with pytest.raises(UserError, match=r"graph segment1 tensor out is \[1, 2, 2, 2\] float32 in the graph file, but the manifest says \[1, 2, 4, 4\]"):
         PlanExecutor(bundle, Lying(bundle))
+
+
+class CountingTimer:
+    """A device timer that records where the executor brackets the call."""
+
+    def __init__(self, log: list):
+        self.log = log
+
+    def start(self):
+        self.log.append(("timer", "start"))
+
+    def stop(self):
+        self.log.append(("timer", "stop"))
+
+    def elapsed_ms(self):
+        return 6.0
+
+
+def test_a_device_timer_brackets_every_graph_of_the_call():
+    bundle = fake_bundle()
+    backend = FakeBackend(bundle)
+    backend.timer = lambda: CountingTimer(backend.log)
+    with PlanExecutor(bundle, backend) as executor:
+        result = executor(np.ones((1, 3, 4, 4), np.float32))
+    names = [name if name != "timer" else f"timer {what}" for name, what in backend.log]
+    assert names[0] == "timer start" and names[-1] == "timer stop" and len(names) == 6
+    assert result.device_ms == 6.0
