@@ -20,6 +20,7 @@ import numpy as np
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.select import choose_backend, open_backend
 from edge_moe.runtime.bundle import Bundle, load_bundle
+from edge_moe.runtime.call_batcher import CallBatcher
 from edge_moe.runtime.fair_lock import FairLock
 from edge_moe.runtime.meters import RunStats
 from edge_moe.runtime.plan import PlanExecutor, PlanResult
@@ -76,6 +77,7 @@ class BundleRunner(ABC):
         self._streams: set["Stream"] = set()
         self._lock = threading.Lock()
         self._infer_lock = FairLock()  # one inference at a time (the backend owns one set of buffers), streams take turns
+        self._calls = CallBatcher(self.infer_batch, self.executor.batch, self._infer_lock)  # streams' frames share calls
         self.warmup()
 
     def close(self) -> None:
@@ -115,16 +117,17 @@ class BundleRunner(ABC):
         """Inference + postprocess of an already prepared frame."""
         return self.infer_batch([prepared], capture_ms)[0]
 
-    def infer_batch(self, prepared: Sequence[Prepared], capture_ms: float = 0.0) -> list[FrameResult]:
+    def infer_batch(self, prepared: Sequence[Prepared], capture_ms: Union[float, Sequence[float]] = 0.0) -> list[FrameResult]:
         """Inference + postprocess of prepared frames, up to the bundle's batch per call (``export --batch``);
-        each frame's inference time is its share of its call's."""
+        each frame's inference time is its share of its call's. ``capture_ms``: one for all, or one per frame."""
+        captures = [capture_ms] * len(prepared) if isinstance(capture_ms, (int, float)) else list(capture_ms)
         results = []
         for start in range(0, len(prepared), self.executor.batch):
             chunk = prepared[start : start + self.executor.batch]
             t0 = time.perf_counter()
             outs = self.executor.run_batch(np.concatenate([p.tensor for p in chunk]), self.top_k)
             infer_ms = (time.perf_counter() - t0) * 1000 / len(chunk)
-            results += [self.finish(p, out, capture_ms, infer_ms) for p, out in zip(chunk, outs)]
+            results += [self.finish(p, out, capture, infer_ms) for p, out, capture in zip(chunk, outs, captures[start:])]
         return results
 
     @abstractmethod
@@ -268,8 +271,7 @@ class Stream:
                 if prepared is None:
                     break
                 waited_ms = (time.perf_counter() - t0) * 1000 - (0.0 if prefetcher is not None else prepared.preprocess_ms)
-                with det._infer_lock:
-                    result = det.infer(prepared, capture_ms=max(waited_ms, 0.0))
+                result = det._calls.infer(prepared, max(waited_ms, 0.0))  # shares a call with other sources' frames
                 self.stats.add(result)
                 count += 1
                 yield result

@@ -118,3 +118,29 @@ def test_device_row_copies_merge_consecutive_rows():
 
     assert row_runs([0, 1, 2, 5], [3, 4, 5, 0]) == [(0, 3, 3), (5, 0, 1)]
     assert row_runs([2, 0], [0, 1]) == [(2, 0, 1), (0, 1, 1)]
+
+
+def test_sources_of_a_multistream_share_the_calls_of_a_batched_bundle(bundles, tmp_path):
+    import cv2
+
+    from edge_moe.runtime.detector import Detector
+
+    one, four, _ = bundles
+    rng = np.random.default_rng(4)
+    folders = []
+    for source in range(3):
+        folder = tmp_path / f"cam{source}"
+        folder.mkdir()
+        for i in range(8):
+            cv2.imwrite(str(folder / f"{i:02d}.png"), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+        folders.append(str(folder))
+    with Detector(four, backend="onnxruntime", conf=0.01) as batched, Detector(one, backend="onnxruntime", conf=0.01) as single:
+        sizes = []
+        run_batch = batched.executor.run_batch
+        batched.executor.run_batch = lambda images, top_k=None: sizes.append(len(images)) or run_batch(images, top_k)
+        results = list(batched.stream(folders))
+        assert len(results) == 24 and max(sizes) > 1 and sum(sizes) == 24  # frames of several sources in one call
+        for result in results[:6]:
+            want = single(cv2.imread(str(tmp_path / result.source)))  # source: "cam0/00.png"
+            assert [e.ids.tolist() for e in result.experts] == [e.ids.tolist() for e in want.experts]
+            np.testing.assert_allclose(result.detections.xyxy, want.detections.xyxy, atol=1e-2)
