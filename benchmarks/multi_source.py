@@ -1,8 +1,10 @@
 """Several 640x480 videos on one model with ONNX Runtime CPU: total FPS and per-source FPS and latency for 1, 2, 4
-sources (one thread per source, one inference call per frame, calls serialised on the one model).
+sources (one thread per source, calls serialised on the one model; the frames waiting share a call, up to the
+bundle's batch: one frame per call at batch 1).
 
     python benchmarks/multi_source.py                        # exports esmoe-pico (sparse, 256) first
     python benchmarks/multi_source.py --model BUNDLE --frames 300 --sources 1 2 4
+    edge-moe export --model esmoe-pico --imgsz 256 --batch 4 --out runs/pico-b4 && python benchmarks/multi_source.py --model runs/pico-b4
 
 Prints a markdown table. Per-source latency is the frame's split (capture wait + preprocess + inference +
 postprocess); the time a frame waits for another source's call shows in the per-source FPS, not in it.

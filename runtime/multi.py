@@ -2,8 +2,8 @@
 
 Each source runs its own :class:`~edge_moe.runtime.detector.Stream` in its own thread (its reader thread, latest-frame
 policy and reconnects stay as they are), so a dead or slow source never stalls the others. The runner executes one
-frame per call, one call at a time (the backend owns one set of buffers): frames of several sources are not batched
-into one call, which needs batch > 1 bundles (the sparse plan runs batch 1).
+call at a time (the backend owns one set of buffers); the frames waiting when a call starts share it, up to the
+bundle's batch (:mod:`edge_moe.runtime.call_batcher`): one frame per call for a batch-1 bundle.
 """
 from __future__ import annotations
 
