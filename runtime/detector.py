@@ -254,27 +254,33 @@ class Stream:
         self.source = open_source(self.source_spec, self.options)
         with det._lock:
             det._streams.add(self)
-        prefetcher = None if self.source.live else Prefetcher(self.source, det.prepare_or_skip, self.prefetch)
+        batch = det.executor.batch
+        prefetcher = None if self.source.live else Prefetcher(self.source, det.prepare_or_skip, max(self.prefetch, batch))
         count = 0
         try:
             while not self.stop_event.is_set() and (self.max_frames is None or count < self.max_frames):
                 t0 = time.perf_counter()
-                if prefetcher is not None:  # files: decoded and preprocessed ahead, in order
-                    prepared = prefetcher.get()
+                if prefetcher is not None:  # files: decoded and preprocessed ahead, in order; a batched bundle's batch a call
+                    wanted = batch if self.max_frames is None else min(batch, self.max_frames - count)
+                    prepared = prefetcher.take(wanted)
+                    if not prepared:
+                        break
+                    waited_ms = (time.perf_counter() - t0) * 1000 / len(prepared)
+                    with det._infer_lock:
+                        results = det.infer_batch(prepared, waited_ms)
                 else:  # live: the newest frame, preprocessed now so it is as fresh as possible
                     frame = self.source.read()
                     if frame is None:
                         break
-                    prepared = det.prepare_or_skip(frame)
-                    if prepared is None:
+                    one = det.prepare_or_skip(frame)
+                    if one is None:
                         continue
-                if prepared is None:
-                    break
-                waited_ms = (time.perf_counter() - t0) * 1000 - (0.0 if prefetcher is not None else prepared.preprocess_ms)
-                result = det._calls.infer(prepared, max(waited_ms, 0.0))  # shares a call with other sources' frames
-                self.stats.add(result)
-                count += 1
-                yield result
+                    waited_ms = (time.perf_counter() - t0) * 1000 - one.preprocess_ms
+                    results = [det._calls.infer(one, max(waited_ms, 0.0))]  # shares a call with other sources' frames
+                for result in results:
+                    self.stats.add(result)
+                    count += 1
+                    yield result
         finally:
             if prefetcher is not None:
                 prefetcher.close()

@@ -61,6 +61,16 @@ class Prefetcher(Generic[T]):
                 raise item
             return item
 
+    def take(self, count: int) -> list[T]:
+        """The next ``count`` prepared items, fewer at the end of the source."""
+        items = []
+        while len(items) < count:
+            item = self.get()
+            if item is None:
+                break
+            items.append(item)
+        return items
+
     def close(self) -> None:
         self.stop_event.set()
         if threading.current_thread() is not self.thread:

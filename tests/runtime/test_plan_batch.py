@@ -120,7 +120,7 @@ def test_device_row_copies_merge_consecutive_rows():
     assert row_runs([2, 0], [0, 1]) == [(2, 0, 1), (0, 1, 1)]
 
 
-def test_sources_of_a_multistream_share_the_calls_of_a_batched_bundle(bundles, tmp_path):
+def test_file_sources_of_a_multistream_run_a_batch_a_call(bundles, tmp_path):
     import cv2
 
     from edge_moe.runtime.detector import Detector
@@ -139,7 +139,9 @@ def test_sources_of_a_multistream_share_the_calls_of_a_batched_bundle(bundles, t
         run_batch = batched.executor.run_batch
         batched.executor.run_batch = lambda images, top_k=None: sizes.append(len(images)) or run_batch(images, top_k)
         results = list(batched.stream(folders))
-        assert len(results) == 24 and max(sizes) > 1 and sum(sizes) == 24  # frames of several sources in one call
+        assert len(results) == 24 and sizes == [4, 4] * 3  # each source: its 8 frames in two calls of 4
+        sizes.clear()
+        assert len(list(batched.stream(folders[0], max_frames=5))) == 5 and sizes == [4, 1]
         for result in results[:6]:
             want = single(cv2.imread(str(tmp_path / result.source)))  # source: "cam0/00.png"
             assert [e.ids.tolist() for e in result.experts] == [e.ids.tolist() for e in want.experts]
