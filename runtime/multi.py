@@ -2,8 +2,9 @@
 
 Each source runs its own :class:`~edge_moe.runtime.detector.Stream` in its own thread (its reader thread, latest-frame
 policy and reconnects stay as they are), so a dead or slow source never stalls the others. The runner executes one
-call at a time (the backend owns one set of buffers); the frames waiting when a call starts share it, up to the
-bundle's batch (:mod:`edge_moe.runtime.call_batcher`): one frame per call for a batch-1 bundle.
+call at a time (the backend owns one set of buffers). With a batched bundle the live sources' frames waiting when a
+call starts share it (:mod:`edge_moe.runtime.call_batcher`) and a file source runs a batch of its own frames a call;
+a batch-1 bundle runs one frame per call.
 """
 from __future__ import annotations
 
