@@ -100,6 +100,7 @@ def bundle_info(path: str) -> dict[str, Any]:
         "task": manifest.task,
         "input": list(manifest.input.shape),
         "input_size": list(manifest.input.size),
+        "batch": manifest.input.batch,
         "classes": len(bundle.class_names),
         "routing": bundle.routing,
         "lowering": manifest.lowering,
@@ -139,7 +140,7 @@ def _bundle_run(args: argparse.Namespace) -> int:
         return 0
     height, width = info["input_size"]
     lines = [
-        f"{info['model']} bundle ({info['task']}, {height}x{width}, {info['classes']} classes) at {info['bundle']}",
+        f"{info['model']} bundle ({info['task']}, {height}x{width}, batch {info['batch']}, {info['classes']} classes) at {info['bundle']}",
         f"  routing          {info['routing']} ({info['lowering']} lowering), {info['graphs']} graphs, {info['onnx_mib']:.2f} MiB ONNX",
         f"  source           {', '.join(f'{k}={v}' for k, v in info['source'].items())}",
     ]

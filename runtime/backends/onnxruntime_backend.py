@@ -128,18 +128,14 @@ class OrtGraph(GraphSession):
 
     def bind(self, inputs: Mapping[str, DeviceBuffer], outputs: Mapping[str, DeviceBuffer]) -> BoundRun:
         binding = self.session.io_binding()
-        for name in self.input_names:
-            buffer = inputs[name]
-            if buffer.value is not None:
-                binding.bind_ortvalue_input(name, buffer.value)
-            else:
-                binding.bind_input(name, "cuda", _device_id(buffer), buffer.dtype.type, list(buffer.shape), buffer.pointer)
-        for name in self.output_names:
-            buffer = outputs[name]
-            if buffer.value is not None:
-                binding.bind_ortvalue_output(name, buffer.value)
-            else:
-                binding.bind_output(name, "cuda", _device_id(buffer), buffer.dtype.type, list(buffer.shape), buffer.pointer)
+        for names, buffers, by_value, by_address in ((self.input_names, inputs, binding.bind_ortvalue_input, binding.bind_input),
+                                                     (self.output_names, outputs, binding.bind_ortvalue_output, binding.bind_output)):
+            for name in names:
+                buffer = buffers[name]
+                if buffer.value is not None:
+                    by_value(name, buffer.value)
+                else:  # a view of device rows (a batched bundle's expert)
+                    by_address(name, "cuda", _device_id(buffer), buffer.dtype.type, list(buffer.shape), buffer.pointer)
         run_options = ort.RunOptions()
         if self.cuda_graphs:  # one captured CUDA graph per binding: its buffer addresses are fixed
             run_options.add_run_config_entry("gpu_graph_id", str(next(self._graph_ids)))
