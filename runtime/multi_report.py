@@ -13,7 +13,7 @@ from edge_moe.runtime.detector import BundleRunner, SourceSpec
 from edge_moe.runtime.meters import format_summary
 from edge_moe.runtime.multi import MultiStream
 from edge_moe.runtime.outputs import check_outputs, is_folder
-from edge_moe.runtime.report import RunOutputs, SignalStop, Sinks, _open_sinks, _path, found_text, write_json
+from edge_moe.runtime.report import RunOutputs, Sinks, _open_sinks, _path, drive, found_text, write_json
 from edge_moe.runtime.sinks import JsonlSink
 from edge_moe.runtime.sources import ImageSource, SourceOptions
 
@@ -45,23 +45,15 @@ def run_sources(detector: BundleRunner, sources: Sequence[SourceSpec], *, log_pa
             sink.close()
         multi.close()
         raise
-    bar = _progress_bar(len(sources)) if progress else None
-    stopper = SignalStop(multi.stop)
-    iterator = iter(multi)
+    def write(result) -> bool:
+        if jsonl:
+            jsonl.write(result)
+        return sinks[result.source.split("/")[0]].write(result)
+
     try:
-        with stopper:
-            for result in iterator:
-                if jsonl:
-                    jsonl.write(result)
-                if not sinks[result.source.split("/")[0]].write(result):
-                    break
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{result.source[:20]} {result.fps:.1f} fps, {found_text(result)}", refresh=False)
+        stopper = drive(multi, write, (lambda: _progress_bar(len(sources))) if progress else None,
+                        lambda result: f"{result.source[:20]} {result.fps:.1f} fps, {found_text(result)}")
     finally:
-        iterator.close()
-        if bar is not None:
-            bar.close()
         for sink in [*sinks.values(), jsonl]:
             if sink is not None:
                 sink.close()

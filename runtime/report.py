@@ -51,23 +51,10 @@ def run_stream(detector: BundleRunner, source: SourceSpec, *, log_path: Optional
     except BaseException:
         opened.close()
         raise
-    bar = None
-    stopper = SignalStop(stream.stop)
-    iterator = iter(stream)
     try:
-        with stopper:
-            for result in iterator:
-                if bar is None and progress:
-                    bar = _progress_bar(stream, max_frames)
-                if not sinks.write(result):
-                    break
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{result.fps:.1f} fps, {found_text(result)}", refresh=False)
+        stopper = drive(stream, sinks.write, (lambda: _progress_bar(stream, max_frames)) if progress else None,
+                        lambda result: f"{result.fps:.1f} fps, {found_text(result)}")
     finally:
-        iterator.close()
-        if bar is not None:
-            bar.close()
         sinks.close()
     summary = stream.summary()
     summary["interrupted"] = stopper.signal is not None
@@ -75,6 +62,31 @@ def run_stream(detector: BundleRunner, source: SourceSpec, *, log_path: Optional
     if summary_path:
         files["summary"] = write_json(summary_path, summary)
     return RunOutputs(summary, files, stopper.signal is not None, stopper.signal)
+
+
+def drive(stream, write: Callable[[object], bool], progress_bar: Optional[Callable[[], object]],
+          describe: Callable[[object], str]) -> "SignalStop":
+    """Iterates ``stream`` (a Stream or MultiStream) into ``write`` until the end, a False from ``write``, Ctrl-C or
+    SIGTERM; a progress bar (made at the first result) shows ``describe(result)``. Returns the SignalStop that says
+    which signal, if any, ended it."""
+    bar = None
+    stopper = SignalStop(stream.stop)
+    iterator = iter(stream)
+    try:
+        with stopper:
+            for result in iterator:
+                if bar is None and progress_bar is not None:
+                    bar = progress_bar()
+                if not write(result):
+                    break
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(describe(result), refresh=False)
+    finally:
+        iterator.close()
+        if bar is not None:
+            bar.close()
+    return stopper
 
 
 def found_text(result) -> str:
