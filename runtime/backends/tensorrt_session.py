@@ -19,13 +19,14 @@ import importlib
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
 from edge_moe.errors import UserError
 from edge_moe.runtime.backends.base import Backend, BoundRun, DeviceBuffer, GraphSession
 from edge_moe.runtime.backends.cuda_runtime import CudaEventTimer, check_cuda, copy_device_rows, cudart
+from edge_moe.runtime.backends.tensorrt_contexts import activation_bytes, context_on_shared_memory
 from edge_moe.runtime.bundle import ENGINE_FLAVOURS, check_engine, engine_flavour
 from edge_moe.runtime.sinks.atomic import atomic_write
 
@@ -155,13 +156,16 @@ class _CudaGraph:
 
 
 class TensorRTGraph(GraphSession):
-    """One engine; each binding gets its own execution context (addresses are per context).
+    """One engine; each binding gets its own execution context (addresses are per context), all of them on the
+    backend's shared activation scratch (``scratch() -> (pointer, bytes)``, :mod:`.tensorrt_contexts`).
 
     ``runtime_cache``: the file TensorRT-RTX reads its JIT-compiled kernels from and writes them back to.
     """
 
-    def __init__(self, name: str, path: Path, flavour: str, stream, cuda_graphs: bool, runtime_cache: Optional[Path] = None):
+    def __init__(self, name: str, path: Path, flavour: str, stream, cuda_graphs: bool, scratch: Callable[[], tuple[int, int]],
+                 runtime_cache: Optional[Path] = None):
         self.engine = load_engine(path, flavour)
+        self.scratch = scratch
         self.trt = tensorrt_module(flavour)
         self.name, self.stream, self.cuda_graphs = name, stream, cuda_graphs
         self.input_names, self.output_names, self.tensors = [], [], {}
@@ -189,8 +193,7 @@ class TensorRTGraph(GraphSession):
             atomic_write(self.cache_file, lambda tmp: tmp.write_bytes(serialized))
 
     def bind(self, inputs: Mapping[str, DeviceBuffer], outputs: Mapping[str, DeviceBuffer]) -> BoundRun:
-        context = (self.engine.create_execution_context(self.runtime_config) if self.runtime_config is not None
-                   else self.engine.create_execution_context())
+        context = context_on_shared_memory(self.trt, self.engine, self.runtime_config, self.scratch)
         self._contexts.append(context)
         for tensor in self.input_names:
             if -1 in self.tensors[tensor][0]:  # a batched bundle's expert: this binding's row count
@@ -246,12 +249,26 @@ class TensorRTBackend(Backend):
         self.events = CudaEventTimer(self.stream)
         self.cuda_graphs = cuda_graphs
         self._sessions: list[TensorRTGraph] = []
+        self._scratch: Optional[tuple[int, int]] = None  # (pointer, bytes): every context's activations
 
     def open(self, graph: str) -> GraphSession:
+        if self._scratch is not None:
+            raise RuntimeError(f"graph {graph}: open every graph before binding any (the contexts' shared scratch is sized by then)")
         cache = RUNTIME_CACHE_DIR / f"{self.bundle.engines[graph].sha256[:24]}.bin" if self.flavour.runtime_cache else None
-        session = TensorRTGraph(graph, self.engines[graph], self.flavour.name, self.stream, self.cuda_graphs, cache)
+        session = TensorRTGraph(graph, self.engines[graph], self.flavour.name, self.stream, self.cuda_graphs, self.scratch, cache)
         self._sessions.append(session)
         return session
+
+    def scratch(self) -> tuple[int, int]:
+        """The activation memory every execution context shares, as large as the largest engine needs (made at the first bind)."""
+        if self._scratch is None:
+            size = max(max((activation_bytes(s.engine) for s in self._sessions), default=0), 1)
+            try:
+                self._scratch = (check_cuda(cudart.cudaMalloc(size)), size)
+            except RuntimeError as error:
+                raise UserError(f"{self.bundle.root}: cannot allocate {size / 2**20:.1f} MiB of GPU memory for the engines' "
+                                f"activations ({error})") from None
+        return self._scratch
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> DeviceBuffer:
         try:
@@ -280,6 +297,9 @@ class TensorRTBackend(Backend):
         self.synchronize()
         for session in self._sessions:
             session.close()
+        if self._scratch is not None:
+            cudart.cudaFree(self._scratch[0])
+            self._scratch = None
         self.events.close()
         cudart.cudaStreamDestroy(self.stream)
         self.stream = None
