@@ -59,11 +59,16 @@ class SyntheticSpec:
 
 def parse_synthetic(spec: str) -> SyntheticSpec:
     """``synthetic`` or ``synthetic:n=400,val=100,imgsz=256,classes=3,seed=0,dense=0.5``."""
-    head, _, options = spec.partition(":")
-    if head != "synthetic":
-        raise UserError(f"--data {spec!r}: expected 'synthetic[:key=value,...]'")
-    values: dict[str, object] = {}
     allowed = {"n": int, "val": int, "imgsz": int, "classes": int, "seed": int, "dense": float}
+    return SyntheticSpec(**parse_options(spec, "synthetic", allowed))
+
+
+def parse_options(spec: str, head: str, allowed: dict[str, type]) -> dict[str, object]:
+    """``head[:key=value,...]`` -> {key: typed value}; a bad key or value is a one-line UserError naming the spec."""
+    given_head, _, options = spec.partition(":")
+    if given_head != head:
+        raise UserError(f"--data {spec!r}: expected '{head}[:key=value,...]'")
+    values: dict[str, object] = {}
     for item in filter(None, options.split(",")):
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -73,7 +78,7 @@ def parse_synthetic(spec: str) -> SyntheticSpec:
             values[key] = allowed[key](value)
         except ValueError:
             raise UserError(f"--data {spec!r}: option {key} must be a {allowed[key].__name__}, got {value!r}") from None
-    return SyntheticSpec(**values)
+    return values
 
 
 @lru_cache(maxsize=None)

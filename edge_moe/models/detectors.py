@@ -66,6 +66,13 @@ def esmoe_n_e8(**kw: Any) -> MoEDetector:
     return _create_detector("esmoe-n-e8", NANO, capacity, **kw)
 
 
+@register_model("esmoe-pico-e8")
+def esmoe_pico_e8(**kw: Any) -> MoEDetector:
+    """Capacity preset at pico scale: E=8 experts of yolo-pico's kernel sizes (3/5), K=2 run: its active GFLOPs, more parameters."""
+    capacity = replace(ES_MOE, experts=8, kernel_sizes=(3, 5))
+    return _create_detector("esmoe-pico-e8", PICO, capacity, **kw)
+
+
 @register_model("yolo-pico")
 def yolo_pico(**kw: Any) -> MoEDetector:
     """Dense baseline of esmoe-pico: its ES-MoE blocks with K experts always on."""
