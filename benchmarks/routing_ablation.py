@@ -26,13 +26,17 @@ from edge_moe.trainers import DEMO, PICO_10MIN, TrainConfig, train
 SCHEDULES = {"demo": DEMO, "pico": PICO_10MIN}
 # The digits set at each schedule's image counts (the synthetic set's are the schedule's own).
 DIGITS = {"demo": "digits:n=1000,val=100", "pico": "digits:n=1000,val=200"}
-PLAIN = {"router_input": "gap", "router_temperature": 1.0, "router_jitter": 0.0, "expert_dropout": 0.0, "bias_rate": 0.0}
+PLAIN = {"router_input": "gap", "router_norm": False, "router_temperature": 1.0, "router_jitter": 0.0, "expert_dropout": 0.0, "bias_rate": 0.0}
 SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0}
 # variant -> (model, MoEConfig overrides, TrainConfig overrides). "baseline" is YOLO-Master's plain router.
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "baseline": ("esmoe-pico", PLAIN, SWITCH),
     "gap+gmp": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp"}, SWITCH),
     "conv-input": ("esmoe-pico", {**PLAIN, "router_input": "conv"}, SWITCH),
+    "router-norm": ("esmoe-pico", {**PLAIN, "router_norm": True}, SWITCH),
+    "norm+T0.5": ("esmoe-pico", {**PLAIN, "router_norm": True, "router_temperature": 0.5}, SWITCH),
+    "norm+T0.5+aux-free": ("esmoe-pico", {**PLAIN, "router_norm": True, "router_temperature": 0.5, "bias_rate": 0.01},
+                           {**SWITCH, "balance_loss": "none"}),
     "temperature-0.5": ("esmoe-pico", {**PLAIN, "router_temperature": 0.5}, SWITCH),
     "jitter-0.3": ("esmoe-pico", {**PLAIN, "router_jitter": 0.3}, SWITCH),
     "expert-dropout-0.1": ("esmoe-pico", {**PLAIN, "expert_dropout": 0.1}, SWITCH),

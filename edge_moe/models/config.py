@@ -49,6 +49,7 @@ class MoEConfig:
     kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)
     dense: bool = False
     router_input: str = "gap"  # gap | gap+gmp | conv
+    router_norm: bool = False  # standardise the router input over the batch (BatchNorm)
     router_temperature: float = 1.0
     router_jitter: float = 0.0  # selection noise std while training
     expert_dropout: float = 0.0  # chance of hiding an expert from the selection while training

@@ -5,6 +5,11 @@
   average washes out (a scene with many small objects vs a few large ones).
 - ``conv``: a depthwise 3x3 stride-2 conv + SiLU before average pooling, so local texture and
   object density reach the router.
+
+Any of them can be standardised per channel over the batch (:class:`BatchStandardize`): pooled
+features differ little from image to image next to their common mean, so a router fed them raw
+gives every image about the same logits; standardised, the differences between images (and between
+scene regimes) are what it sees.
 """
 from __future__ import annotations
 
@@ -47,3 +52,13 @@ def router_input(kind: str, channels: int) -> tuple[nn.Module, int]:
     if kind == "conv":
         return ConvPool(channels), channels
     raise ValueError(f"router input must be 'gap', 'gap+gmp' or 'conv', got {kind!r}")
+
+
+class BatchStandardize(nn.BatchNorm2d):
+    """BatchNorm of the pooled ``(B, C', 1, 1)`` router input: running statistics in eval (a fixed affine map, exported
+    as such); a training batch of one image, which has no spread to measure, is normalised with them too."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and x.shape[0] == 1:
+            return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edge_moe.moe.router_inputs import router_input
+from edge_moe.moe.router_inputs import BatchStandardize, router_input
 from edge_moe.moe.routing import Routing, top_k_route
 
 
@@ -26,9 +26,10 @@ class ImageRouter(nn.Module):
     """
 
     def __init__(self, channels: int, num_experts: int, pool: str = "gap", temperature: float = 1.0, jitter: float = 0.0,
-                 expert_dropout: float = 0.0, bias_rate: float = 0.0):
+                 expert_dropout: float = 0.0, bias_rate: float = 0.0, norm: bool = False):
         super().__init__()
         self.pool, pooled = router_input(pool, channels)
+        self.norm = BatchStandardize(pooled) if norm else nn.Identity()
         hidden = max(channels // 8, 8)
         self.reduce = nn.Conv2d(pooled, hidden, 1)
         self.act = nn.SiLU()
@@ -41,7 +42,7 @@ class ImageRouter(nn.Module):
             self.register_buffer("selection_bias", torch.zeros(num_experts))
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        logits = self.logits(self.act(self.reduce(self.pool(x)))).flatten(1)  # (B, E)
+        logits = self.logits(self.act(self.reduce(self.norm(self.pool(x))))).flatten(1)  # (B, E)
         if self.temperature != 1.0:
             logits = logits / self.temperature
         selection = logits
