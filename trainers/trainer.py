@@ -33,7 +33,7 @@ from edge_moe.errors import UserError
 from edge_moe.models import create_model
 from edge_moe.models.ensembles import ensemble_from_experts, is_ensemble
 from edge_moe.models.registry import model_task
-from edge_moe.moe import update_selection_bias
+from edge_moe.moe import moe_layers, update_selection_bias
 from edge_moe.moe.losses import balance_loss_weights
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import TrainConfig
@@ -133,7 +133,8 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
-    aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, config.z_loss)
+    bias_balanced = any(getattr(layer.router, "bias_rate", 0.0) > 0 for layer in moe_layers(model))
+    aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, config.z_loss, bias_balanced)
     criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), aux_weights)
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)

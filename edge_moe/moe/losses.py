@@ -77,12 +77,15 @@ class MoELossWeights:
     z: float = 1e-3
 
 
-BALANCE_LOSSES = ("switch", "cv2", "none")
+BALANCE_LOSSES = ("auto", "switch", "cv2", "none")
 
 
-def balance_loss_weights(balance: str, z: float = 1e-3) -> MoELossWeights:
+def balance_loss_weights(balance: str, z: float = 1e-3, bias_balanced: bool = False) -> MoELossWeights:
     """The auxiliary terms of one balance recipe: ``switch`` (Switch/GShard), ``cv2`` (Shazeer's importance + load
-    cv^2) or ``none`` (e.g. with the auxiliary-loss-free bias doing the balancing); ``z`` weighs the router z-loss."""
+    cv^2), ``none``, or ``auto``: none when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances
+    them), else switch. ``z`` weighs the router z-loss."""
+    if balance == "auto":
+        balance = "none" if bias_balanced else "switch"
     if balance == "switch":
         return MoELossWeights(balance=1.0, z=z)
     if balance == "cv2":

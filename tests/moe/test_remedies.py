@@ -114,7 +114,8 @@ def test_balance_loss_recipes():
     cv2 = balance_loss_weights("cv2", z=0.0)
     assert (cv2.balance, cv2.importance, cv2.load, cv2.z) == (0.0, 1.0, 1.0, 0.0)
     assert balance_loss_weights("none").balance == 0.0
-    with pytest.raises(ValueError, match="switch, cv2, none"):
+    assert balance_loss_weights("auto").balance == 1.0 and balance_loss_weights("auto", bias_balanced=True).balance == 0.0
+    with pytest.raises(ValueError, match="auto, switch, cv2, none"):
         balance_loss_weights("gshard")
 
 
