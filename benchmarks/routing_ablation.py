@@ -95,9 +95,18 @@ def print_table(rows: dict[tuple[str, str], dict], variants: list[str], datasets
         print(f"{v:<26}{cells}")
     print("H: router entropy (1 = uniform; warned at >= 0.97); dead: experts with < 2 % of the top-K slots; "
           "TV: total-variation distance between the regimes' expert shares (smallest over layers)")
+    print("\nepoch by epoch: the least-used expert's share of the top-K slots, smallest over layers (0 = a dead expert)")
+    for (v, d), row in rows.items():
+        if row["router_entropy"]:
+            print(f"  {v:<26} {d:<10} " + " ".join(f"{x:4.0%}" for x in least_share_by_epoch(row)))
     for (v, d), row in rows.items():
         for warning in row["warnings"]:
             print(f"  {v} on {d}: {warning[:90]}")
+
+
+def least_share_by_epoch(row: dict) -> list[float]:
+    """Per epoch, the smallest expert share over every MoE layer's experts (validation, hard top-K)."""
+    return [min((v for k, v in epoch.items() if k.startswith("usage:")), default=0.0) for epoch in row["usage_by_epoch"]]
 
 
 def plot(rows: dict[tuple[str, str], dict], variants: list[str], datasets: list[str], path: Path) -> None:
@@ -106,7 +115,7 @@ def plot(rows: dict[tuple[str, str], dict], variants: list[str], datasets: list[
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 0.45 * len(variants) + 2), sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 0.45 * len(variants) + 2))
     width = 0.8 / len(datasets)
     for j, d in enumerate(datasets):
         ys = [i + j * width for i in range(len(variants))]
@@ -115,15 +124,23 @@ def plot(rows: dict[tuple[str, str], dict], variants: list[str], datasets: list[
         axes[0].barh([y for y, _ in got], [r["map50_95"] for _, r in got], height=width, label=d)
         moe = [(y, r) for y, r in got if r["router_entropy"]]
         axes[1].barh([y for y, _ in moe], [max(r["router_entropy"].values()) for _, r in moe], height=width, label=d)
-        axes[2].barh([y for y, _ in moe], [min(r["specialisation"].values()) for _, r in moe], height=width, label=d)
+        axes[2].barh([y for y, _ in moe], [min(r["specialisation"].values(), default=0.0) for _, r in moe], height=width, label=d)
+        for v in variants:
+            row = rows.get((v, d))
+            if row is not None and row["router_entropy"]:
+                axes[3].plot(range(1, len(row["usage_by_epoch"]) + 1), least_share_by_epoch(row), marker="o",
+                             linestyle="-" if j == 0 else "--", label=f"{v} ({d})")
     axes[1].axvline(0.97, color="red", linestyle="--", linewidth=1)
     axes[2].axvline(0.3, color="green", linestyle="--", linewidth=1)
     for ax, title in zip(axes, ("mAP50-95 (best.pt, hard top-K)", "max router entropy over layers (red: uniform warning)",
-                                "min TV distance between regimes (green: goal 0.3)")):
+                                "min TV distance between regimes (green: goal 0.3)", "least-used expert's share by epoch (val)")):
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=8)
-    axes[0].set_yticks([i + 0.4 - width / 2 for i in range(len(variants))], variants, fontsize=8)
-    axes[0].invert_yaxis()
+        ax.legend(fontsize=6)
+    for ax in axes[:3]:
+        ax.set_yticks([i + 0.4 - width / 2 for i in range(len(variants))], variants if ax is axes[0] else [], fontsize=8)
+        ax.invert_yaxis()
+    axes[3].axhline(0.02, color="red", linestyle="--", linewidth=1)
+    axes[3].set_xlabel("epoch")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
