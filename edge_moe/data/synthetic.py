@@ -215,17 +215,18 @@ def render_frames(count: int, imgsz: int = 256, classes: int = 3, seed: int = 12
     return [source.image(i) for i in range(len(source))]
 
 
-def write_yolo(spec: SyntheticSpec, out: Path) -> Path:
-    """Writes train and val in YOLO format (images/, labels/, data.yaml, regimes.json); returns data.yaml."""
+def write_yolo(spec: "SyntheticSpec | DigitsSpec", out: Path) -> Path:
+    """Writes train and val of a synthetic or digits set in YOLO format (images/, labels/, data.yaml, regimes.json); returns data.yaml."""
     import cv2
     import yaml
 
+    from edge_moe.data.digits import DigitsSpec, generate_digits
     from edge_moe.data.labels import format_label_rows
 
     out = Path(out)
     regimes: dict[str, str] = {}
     for split in ("train", "val"):
-        source = generate(spec, split)
+        source = generate_digits(spec, split) if isinstance(spec, DigitsSpec) else generate(spec, split)
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i in range(len(source)):
@@ -244,12 +245,17 @@ def write_yolo(spec: SyntheticSpec, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write the synthetic detection set in YOLO format, or the built-in X-ray classification set.")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--spec", default="synthetic", help="e.g. synthetic:n=400,val=100,imgsz=256,classes=3,seed=0, or xray-builtin (ImageFolder)")
+    parser.add_argument("--spec", default="synthetic", help="e.g. synthetic:n=400,val=100,imgsz=256,classes=3,seed=0, digits:n=400, or xray-builtin (ImageFolder)")
     args = parser.parse_args(argv)
     if args.spec == "xray-builtin":
         from edge_moe.data.xray_builtin import write_builtin
 
         print(write_builtin(args.out))
+        return
+    if args.spec.startswith("digits"):
+        from edge_moe.data.digits import parse_digits
+
+        print(write_yolo(parse_digits(args.spec), args.out))
         return
     print(write_yolo(parse_synthetic(args.spec), args.out))
 

@@ -51,3 +51,13 @@ def test_boxes_hold_the_ink_of_the_right_digit(monkeypatch):
 def test_bad_options(spec):
     with pytest.raises(UserError, match="digit"):
         load_data(spec)
+
+
+def test_written_digits_round_trip_through_data_yaml(tmp_path):
+    from edge_moe.data.synthetic import main
+
+    main([str(tmp_path / "set"), "--spec", "digits:n=5,val=2,imgsz=64"])
+    data = load_data(str(tmp_path / "set" / "data.yaml"))
+    memory = generate_digits(parse_digits("digits:n=5,val=2,imgsz=64"), "train")
+    assert data.names == memory.names and len(data.split("train")) == 5 and data.split("train").regimes == memory.regimes
+    np.testing.assert_allclose(data.split("train").labels[1].boxes, memory.labels[1].boxes, atol=1e-5)
