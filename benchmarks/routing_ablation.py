@@ -44,6 +44,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "aux-free-bias": ("esmoe-pico", {**PLAIN, "bias_rate": 0.01}, {**SWITCH, "balance_loss": "none"}),
     "z-loss-0.01": ("esmoe-pico", PLAIN, {**SWITCH, "z_loss": 0.01}),
     "router-lr-x1": ("esmoe-pico", PLAIN, {**SWITCH, "router_lr_mult": 1.0}),
+    "gap+gmp+aux-free": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp", "bias_rate": 0.01}, {**SWITCH, "balance_loss": "none"}),
     "gap+gmp+T0.5+aux-free": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp", "router_temperature": 0.5, "bias_rate": 0.01},
                               {**SWITCH, "balance_loss": "none"}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
