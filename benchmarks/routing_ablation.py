@@ -8,7 +8,7 @@ router entropy and dead experts per MoE layer), the total-variation distance bet
 regimes' expert shares per layer, and the epoch-by-epoch expert usage. ``yolo-pico`` (the dense twin)
 and ``esmoe-pico-e8`` (the capacity preset) train on the same schedule. A finished run's result.json is
 reused, so two processes can share the variants and a last call (same options) prints the whole table.
-Writes ``OUT/SCHEDULE/ablation.json`` and ``ablation.png``.
+Writes ``OUT/SCHEDULE/ablation.json``, ``ablation.md`` (the README table) and ``ablation.png``.
 """
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "conv-input": ("esmoe-pico", {**PLAIN, "router_input": "conv"}, SWITCH),
     "router-norm": ("esmoe-pico", {**PLAIN, "router_norm": True}, SWITCH),
     "norm+T0.5": ("esmoe-pico", {**PLAIN, "router_norm": True, "router_temperature": 0.5}, SWITCH),
+    "gap+gmp+T0.5+aux-free-0.05": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp", "router_temperature": 0.5, "bias_rate": 0.05},
+                                   {**SWITCH, "balance_loss": "none"}),
     "norm+T0.5+aux-free": ("esmoe-pico", {**PLAIN, "router_norm": True, "router_temperature": 0.5, "bias_rate": 0.01},
                            {**SWITCH, "balance_loss": "none"}),
     "temperature-0.5": ("esmoe-pico", {**PLAIN, "router_temperature": 0.5}, SWITCH),
@@ -105,6 +107,22 @@ def print_table(rows: dict[tuple[str, str], dict], variants: list[str], datasets
             print(f"  {v} on {d}: {warning[:90]}")
 
 
+def markdown_table(rows: dict[tuple[str, str], dict], variants: list[str], datasets: list[str]) -> str:
+    """The README table: per variant and dataset, mAP50-95, warnings, router entropy per layer, dead experts, TV per layer."""
+    lines = ["| variant | data | mAP50-95 | routing warnings | router entropy p2..p5 | dead experts | TV distance p2..p5 |",
+             "|---|---|---:|---|---|---:|---|"]
+    for v in variants:
+        for d in datasets:
+            row = rows.get((v, d))
+            if row is None:
+                continue
+            entropy = " / ".join(f"{x:.2f}" for x in row["router_entropy"].values()) or "-"
+            tv = " / ".join(f"{x:.2f}" for x in row["specialisation"].values()) or "-"
+            dead = sum(len(x) for x in row["dead_experts"].values()) if row["router_entropy"] else "-"
+            lines.append(f"| {v} | {d} | {row['map50_95']:.4f} | {len(row['warnings']) or 'none'} | {entropy} | {dead} | {tv} |")
+    return "\n".join(lines) + "\n"
+
+
 def least_share_by_epoch(row: dict) -> list[float]:
     """Per epoch, the smallest expert share over every MoE layer's experts (validation, hard top-K)."""
     return [min((v for k, v in epoch.items() if k.startswith("usage:")), default=0.0) for epoch in row["usage_by_epoch"]]
@@ -170,8 +188,9 @@ def main() -> None:
     print_table(rows, args.variants, args.datasets)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(list(rows.values()), indent=1))
+    (out / "ablation.md").write_text(markdown_table(rows, args.variants, args.datasets))
     plot(rows, args.variants, args.datasets, out / "ablation.png")
-    print(f"\n{out / 'ablation.json'}, {out / 'ablation.png'}")
+    print(f"\n{out / 'ablation.json'}, {out / 'ablation.md'}, {out / 'ablation.png'}")
 
 
 if __name__ == "__main__":
