@@ -84,17 +84,17 @@ def run_variant(name: str, schedule: TrainConfig, data: str, out: Path) -> dict:
 def format_row(row: dict) -> str:
     tv = row["specialisation"]
     entropy = row["router_entropy"]
-    dead = sum(len(v) for v in row["dead_experts"].values())
+    dead = sum(len(v) for v in row["dead_experts"].values()) if entropy else "-"
     health = "ok" if not row["warnings"] else f"{len(row['warnings'])} warnings"
-    tv_text = f"{min(tv.values()):.2f}" if tv else "-"
+    tv_text = f"{min(tv.values()):.4f}" if tv else "-"
     entropy_text = f"{sum(entropy.values()) / len(entropy):.2f}/{max(entropy.values()):.2f}" if entropy else "-"
-    return f"{row['map50_95']:8.4f} {health:>11} {entropy_text:>9} {dead:>4} {tv_text:>6}"
+    return f"{row['map50_95']:8.4f} {health:>11} {entropy_text:>9} {dead:>4} {tv_text:>7}"
 
 
 def print_table(rows: dict[tuple[str, str], dict], variants: list[str], datasets: list[str]) -> None:
     head = "".join(f" | {d:^43}" for d in datasets)
     print(f"\n{'variant':<26}{head}")
-    sub = " | mAP50-95      health  H mean/max dead  TV min" * len(datasets)
+    sub = " | mAP50-95      health  H mean/max dead   TV min" * len(datasets)
     print(f"{'':<26}{sub}")
     for v in variants:
         cells = "".join(f" | {format_row(rows[(v, d)])}" if (v, d) in rows else f" | {'(not run)':<43}" for d in datasets)
@@ -120,7 +120,7 @@ def markdown_table(rows: dict[tuple[str, str], dict], variants: list[str], datas
             if row is None:
                 continue
             entropy = " / ".join(f"{x:.2f}" for x in row["router_entropy"].values()) or "-"
-            tv = " / ".join(f"{x:.2f}" for x in row["specialisation"].values()) or "-"
+            tv = " / ".join(f"{x:.4f}" for x in row["specialisation"].values()) or "-"  # as measured: 0.2995 is not 0.30
             dead = sum(len(x) for x in row["dead_experts"].values()) if row["router_entropy"] else "-"
             lines.append(f"| {v} | {d} | {row['map50_95']:.4f} | {len(row['warnings']) or 'none'} | {entropy} | {dead} | {tv} |")
     return "\n".join(lines) + "\n"
@@ -157,7 +157,8 @@ def plot(rows: dict[tuple[str, str], dict], variants: list[str], datasets: list[
     for ax, title in zip(axes, ("mAP50-95 (best.pt, hard top-K)", "max router entropy over layers (red: uniform warning)",
                                 "min TV distance between regimes (green: goal 0.3)", "least-used expert's share by epoch (val)")):
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
     for ax in axes[:3]:
         ax.set_yticks([i + 0.4 - width / 2 for i in range(len(variants))], variants if ax is axes[0] else [], fontsize=8)
         ax.invert_yaxis()
@@ -175,6 +176,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--datasets", nargs="+", default=["synthetic", "digits"], choices=["synthetic", "digits"])
     parser.add_argument("--out", type=Path, default=Path("runs/routing_ablation"))
+    parser.add_argument("--collect", action="store_true", help="train nothing: tabulate the runs already finished under --out")
     args = parser.parse_args()
     schedule = SCHEDULES[args.schedule]
     if args.epochs:
@@ -186,6 +188,10 @@ def main() -> None:
         for dataset in args.datasets:
             data = schedule.data if dataset == "synthetic" else DIGITS[args.schedule]
             folder = out / dataset / variant.split(" ")[0]
+            if args.collect:
+                if (folder / "result.json").is_file():
+                    rows[(variant, dataset)] = json.loads((folder / "result.json").read_text())
+                continue
             print(f"{variant} on {data} ({schedule.epochs} epochs) -> {folder}", flush=True)
             rows[(variant, dataset)] = run_variant(variant, schedule, data, folder)
     print_table(rows, args.variants, args.datasets)
