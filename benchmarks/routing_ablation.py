@@ -1,7 +1,7 @@
 """Benchmark (not a test): the routing remedies, each trained with one schedule on the synthetic and the digits set.
 
     .venv/bin/python benchmarks/routing_ablation.py [--schedule demo|pico] [--variants baseline gap+gmp ...]
-        [--datasets synthetic digits] [--out runs/routing_ablation]
+        [--datasets synthetic digits] [--out runs/routing_ablation] [--collect]
 
 Per variant and dataset: mAP50-95 of best.pt (hard top-K), routing health at the end (warnings, mean
 router entropy and dead experts per MoE layer), the total-variation distance between the two scene
