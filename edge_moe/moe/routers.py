@@ -15,7 +15,8 @@ class ImageRouter(nn.Module):
     """Per-image router from YOLO-Master: pool -> 1x1 conv C->max(C/8, 8) -> SiLU -> 1x1 conv -> E logits.
 
     The remedies for weak routing (measured in ``benchmarks/routing_ablation.py``), all off by default:
-    ``pool`` what the router sees (:mod:`edge_moe.moe.router_inputs`); ``temperature`` divides the
+    ``pool`` what the router sees (:mod:`edge_moe.moe.router_inputs`); ``norm`` standardises it over the
+    batch (:class:`~edge_moe.moe.router_inputs.BatchStandardize`); ``temperature`` divides the
     logits (below 1 the router commits to its choice); ``jitter`` (Gaussian noise std) and
     ``expert_dropout`` (probability of hiding an expert) perturb which experts are selected while
     training only; ``bias_rate`` > 0 adds DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer
