@@ -54,6 +54,7 @@ def main() -> None:
             for u in usages:
                 print(f"  {regime:<11} {u['layer']:<18} " + " ".join(f"e{e}:{s:5.1%}" for e, s in enumerate(u["share"])))
         print("  specialisation (TV distance between regimes, 0 = same experts, 1 = disjoint): " + json.dumps(r["specialisation"]))
+        print("  mean router entropy (1 = uniform, warned at >= 0.97): " + json.dumps({u["layer"]: u["router_entropy"] for u in r["expert_usage"]}))
         print("  routing warnings: " + (json.dumps(r["routing_warnings"]) if r["routing_warnings"] else "none"))
     esmoe = next((r for r in rows if r["model"] == "esmoe-pico"), None)
     if esmoe is not None:

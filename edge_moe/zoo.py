@@ -10,6 +10,7 @@ ZOO: list[dict] = [
     {'name': 'esmoe-n', 'task': 'detect', 'imgsz': 640, 'experts': 4, 'top_k': 2, 'description': 'Mirrors YOLO-Master-N: E=4, K=2 depthwise-separable experts after P2..P5.'},
     {'name': 'esmoe-s', 'task': 'detect', 'imgsz': 640, 'experts': 4, 'top_k': 2, 'description': 'Small ES-MoE detector (twice the nano widths).'},
     {'name': 'esmoe-n-e8', 'task': 'detect', 'imgsz': 640, 'experts': 8, 'top_k': 2, 'description': 'Capacity preset: E=8 bottleneck experts after P3..P5 carry most of the compute, K=2 run.'},
+    {'name': 'esmoe-pico-e8', 'task': 'detect', 'imgsz': 256, 'experts': 8, 'top_k': 2, 'description': "Capacity preset at pico scale: E=8 experts of yolo-pico's kernel sizes (3/5), K=2 run: its active GFLOPs, more parameters."},
     {'name': 'yolo-pico', 'task': 'detect', 'imgsz': 256, 'experts': 0, 'top_k': 0, 'description': 'Dense baseline of esmoe-pico: its ES-MoE blocks with K experts always on.'},
     {'name': 'yolo-n', 'task': 'detect', 'imgsz': 640, 'experts': 0, 'top_k': 0, 'description': 'Dense baseline of esmoe-n: its ES-MoE blocks with K experts always on.'},
     {'name': 'yolo-s', 'task': 'detect', 'imgsz': 640, 'experts': 0, 'top_k': 0, 'description': 'Dense baseline of esmoe-s: its ES-MoE blocks with K experts always on.'},

@@ -8,6 +8,7 @@ from typing import Any
 from edge_moe.data.augment import AugmentConfig
 from edge_moe.errors import UserError
 from edge_moe.models.config import check_imgsz
+from edge_moe.moe.losses import BALANCE_LOSSES
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class TrainConfig:
     weight_decay: float = 5e-4
     warmup_epochs: float = 1.0
     moe_coef: float = 0.2  # MoE balance-loss coefficient (YOLO-Master: 0.15-0.3)
+    balance_loss: str = "auto"  # auto | switch | cv2 | none (edge_moe.moe.losses.balance_loss_weights)
+    z_loss: float = 1e-3  # router z-loss weight inside the MoE auxiliary loss
+    moe_options: dict[str, Any] = field(default_factory=dict)  # MoEConfig overrides of the zoo model (router remedies)
     router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)
     use_dfl: bool = True  # distribution focal loss on the box branch (model config)
     close_mosaic: int = 2  # mosaic off for the last N epochs
@@ -58,6 +62,10 @@ class TrainConfig:
             raise UserError(f"--mosaic must be in [0, 1], got {self.augment.mosaic}")
         if not 0 <= self.moe_coef <= 10:
             raise UserError(f"--moe-coef must be in [0, 10], got {self.moe_coef}")
+        if self.balance_loss not in BALANCE_LOSSES:
+            raise UserError(f"--balance-loss must be one of {', '.join(BALANCE_LOSSES)}, got {self.balance_loss!r}")
+        if not self.z_loss >= 0:
+            raise UserError(f"--z-loss must be >= 0, got {self.z_loss}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

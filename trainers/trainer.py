@@ -33,7 +33,8 @@ from edge_moe.errors import UserError
 from edge_moe.models import create_model
 from edge_moe.models.ensembles import ensemble_from_experts, is_ensemble
 from edge_moe.models.registry import model_task
-from edge_moe.moe import MoELossWeights
+from edge_moe.moe import moe_layers, update_selection_bias
+from edge_moe.moe.losses import balance_loss_weights
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import TrainConfig
 from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks, wrap_model
@@ -132,7 +133,9 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
-    criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), getattr(model, "moe_loss_weights", MoELossWeights(balance=1.0)))
+    bias_balanced = any(getattr(layer.router, "bias_rate", 0.0) > 0 for layer in moe_layers(model))
+    aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, config.z_loss, bias_balanced)
+    criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), aux_weights)
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)
     total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
@@ -166,6 +169,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             scaler.step(optimizer)
             scaler.update()
+            update_selection_bias(model, routings)
             ema.update(model)
             iteration += 1
             for key in sums:
@@ -203,8 +207,9 @@ def _build_detector(config: TrainConfig, names: list[str]) -> torch.nn.Module:
         if expert_names != names:
             raise UserError(f"--experts {', '.join(config.experts)}: class names {expert_names} differ from --data {config.data}'s {names}")
         return model
+    moe = {"moe": dict(config.moe_options)} if config.moe_options else {}
     try:
-        return create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl)
+        return create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl, **moe)
     except ValueError as error:
         raise UserError(f"--model {config.model}: {error}") from None
 

@@ -11,7 +11,7 @@ HELP = "train a detector or classifier (weights/last.pt + best.pt, results.csv, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="esmoe-pico", help="zoo name (see `edge-moe models`)")
-    parser.add_argument("--data", default="synthetic", help="synthetic[:n=1000,val=200,imgsz=256,classes=3,seed=0,dense=0.5] | data.yaml | COCO .json; "
+    parser.add_argument("--data", default="synthetic", help="synthetic[:n=1000,val=200,imgsz=256,classes=3,seed=0,dense=0.5] | digits[:n=400,val=100,imgsz=256,seed=0,dense=0.5] | data.yaml | COCO .json; "
                         "classifiers: an ImageFolder DIR (DIR/train/<class>/*.png, DIR/val/<class>/*.png) | xray-builtin")
     parser.add_argument("--epochs", type=positive_int, default=30, help="epochs in total; with --resume, more than the saved total extends the run (default %(default)s)")
     parser.add_argument("--imgsz", type=positive_int, default=256, help="training/validation size, a multiple of 32 (default %(default)s)")
@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     parser.add_argument("--lr0", type=positive_float, default=None, help="initial learning rate (default 0.01 sgd, 0.002 adamw)")
     parser.add_argument("--moe-coef", type=non_negative_float, default=0.2, help="MoE balance-loss coefficient (YOLO-Master: 0.15-0.3; default %(default)s)")
+    parser.add_argument("--balance-loss", choices=("auto", "switch", "cv2", "none"), default="auto",
+                        help="MoE balance loss: Switch/GShard, importance + load cv^2, none; auto: none for routers with the "
+                             "auxiliary-loss-free bias (the esmoe-* default), else switch (default %(default)s)")
+    parser.add_argument("--z-loss", type=non_negative_float, default=1e-3, help="router z-loss weight in the MoE loss (default %(default)s)")
     parser.add_argument("--no-dfl", action="store_true", help="regress box distances directly instead of with DFL")
     parser.add_argument("--mosaic", type=probability, default=0.5, help="probability of a 4-image mosaic per training image (default %(default)s)")
     parser.add_argument("--close-mosaic", type=non_negative_int, default=2, help="turn mosaic off for the last N epochs (default %(default)s)")
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     lr0 = args.lr0 if args.lr0 is not None else (0.01 if args.optimizer == "sgd" else 0.002)
     config = TrainConfig(
         model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=device,
-        out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, use_dfl=not args.no_dfl,
+        out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, balance_loss=args.balance_loss, z_loss=args.z_loss,
+        use_dfl=not args.no_dfl,
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
         augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn, experts=args.experts, freeze_experts=args.freeze_experts,
     )

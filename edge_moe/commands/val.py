@@ -11,7 +11,7 @@ HELP = "evaluate a checkpoint: detectors mAP@0.5:0.95, mAP@0.5, AR@100; classifi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) written by `edge-moe train`")
-    parser.add_argument("--data", required=True, help="synthetic[:options] | data.yaml | COCO .json | ImageFolder DIR (classifiers) | xray-builtin")
+    parser.add_argument("--data", required=True, help="synthetic[:options] | digits[:options] | data.yaml | COCO .json | ImageFolder DIR (classifiers) | xray-builtin")
     parser.add_argument("--imgsz", type=positive_int, default=None, help="default: the checkpoint's training size")
     parser.add_argument("--batch", type=positive_int, default=16, help="images per batch (default %(default)s)")
     parser.add_argument("--device", default="cpu")

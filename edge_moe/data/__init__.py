@@ -1,6 +1,6 @@
 """Detection data: the synthetic generator, YOLO data.yaml and COCO JSON readers, augmentation.
 
-``load_data(spec)`` is the entry point (``--data synthetic[:opts] | data.yaml | instances.json``).
+``load_data(spec)`` is the entry point (``--data synthetic[:opts] | digits[:opts] | data.yaml | instances.json``).
 Torch-dependent datasets live in :mod:`edge_moe.data.loader`, imported on demand.
 """
 from edge_moe.data.samples import FileSource, Labels, MemorySource, Sample, SampleSource

@@ -1,4 +1,4 @@
-"""``python -m edge_moe.data OUT [--spec synthetic:...]``: write the synthetic set as YOLO files."""
+"""``python -m edge_moe.data OUT [--spec synthetic:...|digits:...]``: write the synthetic or digits set as YOLO files."""
 import sys
 
 from edge_moe.data.synthetic import main

@@ -1,4 +1,4 @@
-"""``--data SPEC``: ``synthetic[:options]``, a YOLO ``data.yaml``, or a COCO ``.json``.
+"""``--data SPEC``: ``synthetic[:options]``, ``digits[:options]``, a YOLO ``data.yaml``, or a COCO ``.json``.
 
 A bare COCO JSON is split deterministically: images sorted by id, the last 10 % are ``val``
 (``edge-moe val`` on a bare JSON evaluates on all of it).
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from edge_moe.data.coco import load_coco
+from edge_moe.data.digits import generate_digits, parse_digits
 from edge_moe.data.samples import FileSource, SampleSource
 from edge_moe.data.synthetic import generate, parse_synthetic
 from edge_moe.data.yolo import class_names, load_yolo_split, read_data_yaml, split_entries
@@ -35,6 +36,9 @@ def load_data(spec: str, splits: Sequence[str] = ("train", "val"), check_images:
     if spec == "synthetic" or spec.startswith("synthetic:"):
         options = parse_synthetic(spec)
         return DataSet(options.names, {s: generate(options, s) for s in splits}, spec)
+    if spec == "digits" or spec.startswith("digits:"):
+        digits = parse_digits(spec)
+        return DataSet(digits.names, {s: generate_digits(digits, s) for s in splits}, spec)
     path = Path(spec)
     if path.suffix.lower() == ".json":
         return _bare_coco(path, splits, check_images, spec)
@@ -43,7 +47,7 @@ def load_data(spec: str, splits: Sequence[str] = ("train", "val"), check_images:
     from edge_moe.data.imagefolder import is_image_folder  # imports this module: not at the top
     if is_image_folder(spec):
         raise UserError(f"--data {spec}: an ImageFolder (classification) directory; detectors expect 'synthetic[:options]', a data.yaml or a COCO .json file")
-    raise UserError(f"--data {spec!r}: expected 'synthetic[:options]', a data.yaml or a COCO .json file")
+    raise UserError(f"--data {spec!r}: expected 'synthetic[:options]', 'digits[:options]', a data.yaml or a COCO .json file")
 
 
 def _data_yaml(path: Path, splits: Sequence[str], check_images: bool, spec: str) -> DataSet:

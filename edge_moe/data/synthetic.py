@@ -59,11 +59,16 @@ class SyntheticSpec:
 
 def parse_synthetic(spec: str) -> SyntheticSpec:
     """``synthetic`` or ``synthetic:n=400,val=100,imgsz=256,classes=3,seed=0,dense=0.5``."""
-    head, _, options = spec.partition(":")
-    if head != "synthetic":
-        raise UserError(f"--data {spec!r}: expected 'synthetic[:key=value,...]'")
-    values: dict[str, object] = {}
     allowed = {"n": int, "val": int, "imgsz": int, "classes": int, "seed": int, "dense": float}
+    return SyntheticSpec(**parse_options(spec, "synthetic", allowed))
+
+
+def parse_options(spec: str, head: str, allowed: dict[str, type]) -> dict[str, object]:
+    """``head[:key=value,...]`` -> {key: typed value}; a bad key or value is a one-line UserError naming the spec."""
+    given_head, _, options = spec.partition(":")
+    if given_head != head:
+        raise UserError(f"--data {spec!r}: expected '{head}[:key=value,...]'")
+    values: dict[str, object] = {}
     for item in filter(None, options.split(",")):
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -73,7 +78,7 @@ def parse_synthetic(spec: str) -> SyntheticSpec:
             values[key] = allowed[key](value)
         except ValueError:
             raise UserError(f"--data {spec!r}: option {key} must be a {allowed[key].__name__}, got {value!r}") from None
-    return SyntheticSpec(**values)
+    return values
 
 
 @lru_cache(maxsize=None)
@@ -210,17 +215,18 @@ def render_frames(count: int, imgsz: int = 256, classes: int = 3, seed: int = 12
     return [source.image(i) for i in range(len(source))]
 
 
-def write_yolo(spec: SyntheticSpec, out: Path) -> Path:
-    """Writes train and val in YOLO format (images/, labels/, data.yaml, regimes.json); returns data.yaml."""
+def write_yolo(spec: "SyntheticSpec | DigitsSpec", out: Path) -> Path:
+    """Writes train and val of a synthetic or digits set in YOLO format (images/, labels/, data.yaml, regimes.json); returns data.yaml."""
     import cv2
     import yaml
 
+    from edge_moe.data.digits import DigitsSpec, generate_digits
     from edge_moe.data.labels import format_label_rows
 
     out = Path(out)
     regimes: dict[str, str] = {}
     for split in ("train", "val"):
-        source = generate(spec, split)
+        source = generate_digits(spec, split) if isinstance(spec, DigitsSpec) else generate(spec, split)
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i in range(len(source)):
@@ -239,12 +245,17 @@ def write_yolo(spec: SyntheticSpec, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write the synthetic detection set in YOLO format, or the built-in X-ray classification set.")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--spec", default="synthetic", help="e.g. synthetic:n=400,val=100,imgsz=256,classes=3,seed=0, or xray-builtin (ImageFolder)")
+    parser.add_argument("--spec", default="synthetic", help="e.g. synthetic:n=400,val=100,imgsz=256,classes=3,seed=0, digits:n=400, or xray-builtin (ImageFolder)")
     args = parser.parse_args(argv)
     if args.spec == "xray-builtin":
         from edge_moe.data.xray_builtin import write_builtin
 
         print(write_builtin(args.out))
+        return
+    if args.spec.startswith("digits"):
+        from edge_moe.data.digits import parse_digits
+
+        print(write_yolo(parse_digits(args.spec), args.out))
         return
     print(write_yolo(parse_synthetic(args.spec), args.out))
 

@@ -12,6 +12,7 @@ from edge_moe.errors import UserError
 
 ExpertType = Literal["dwsep", "bottleneck"]
 STRIDES = (8, 16, 32)
+ROUTER_INPUTS = ("gap", "gap+gmp", "conv")  # what an ES-MoE router sees (edge_moe.moe.router_inputs)
 
 
 class ConfigError(UserError, ValueError):
@@ -37,6 +38,8 @@ class MoEConfig:
     ``stages`` index the backbone stages P2..P5 as 2..5. ``kernel_sizes`` are cycled over the experts
     of ``dwsep`` type (YOLO-Master: 3/5/7/9). ``dense=True`` builds the same blocks without a router:
     the first ``top_k`` experts always on with equal weights (the dense baseline of equal compute).
+    The ``router_*``, ``expert_dropout`` and ``bias_rate`` fields are the routing remedies of
+    :class:`~edge_moe.moe.ImageRouter` (their defaults are the plain YOLO-Master router).
     """
 
     experts: int = 4
@@ -45,6 +48,12 @@ class MoEConfig:
     stages: tuple[int, ...] = (2, 3, 4, 5)
     kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)
     dense: bool = False
+    router_input: str = "gap"  # gap | gap+gmp | conv
+    router_norm: bool = False  # standardise the router input over the batch (BatchNorm)
+    router_temperature: float = 1.0
+    router_jitter: float = 0.0  # selection noise std while training
+    expert_dropout: float = 0.0  # chance of hiding an expert from the selection while training
+    bias_rate: float = 0.0  # > 0: auxiliary-loss-free balancing bias, moved this much per step
 
     def __post_init__(self) -> None:
         _positive("moe.experts", self.experts)
@@ -58,6 +67,15 @@ class MoEConfig:
             raise ConfigError(f"moe.stages must be distinct values in 2..5, got {self.stages}")
         if not self.kernel_sizes or any(k <= 0 or k % 2 == 0 for k in self.kernel_sizes):
             raise ConfigError(f"moe.kernel_sizes must be odd positive integers, got {self.kernel_sizes}")
+        if self.router_input not in ROUTER_INPUTS:
+            raise ConfigError(f"moe.router_input must be one of {', '.join(ROUTER_INPUTS)}, got {self.router_input!r}")
+        if not self.router_temperature > 0:
+            raise ConfigError(f"moe.router_temperature must be > 0, got {self.router_temperature}")
+        for name in ("router_jitter", "bias_rate"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"moe.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.expert_dropout < 1:
+            raise ConfigError(f"moe.expert_dropout must be in [0, 1), got {self.expert_dropout}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,10 @@ from edge_moe.models.config import ConfigError, DetectorConfig, MoEConfig
 from edge_moe.models.detector import MoEDetector
 from edge_moe.models.registry import register_model
 
-ES_MOE = MoEConfig(experts=4, top_k=2, expert_type="dwsep")  # YOLO-Master's sweet spot: E=4, K=2, backbone
+# YOLO-Master's sweet spot (E=4, K=2, backbone) with the routing remedies that measured healthiest in
+# benchmarks/routing_ablation.py (README "Routing remedies"): GAP+GMP router input, temperature 0.5 and
+# DeepSeek-V3's auxiliary-loss-free bias balancing (TrainConfig.balance_loss "auto" then drops the Switch loss).
+ES_MOE = MoEConfig(experts=4, top_k=2, expert_type="dwsep", router_input="gap+gmp", router_temperature=0.5, bias_rate=0.01)
 DENSE = replace(ES_MOE, dense=True)
 
 PICO = DetectorConfig(name="pico", num_classes=3, imgsz=256, widths=(8, 16, 32, 64, 96), depths=(1, 1, 1, 1))
@@ -62,8 +65,15 @@ def esmoe_n_e8(**kw: Any) -> MoEDetector:
 
     Executing only the K selected experts more than halves the work per frame.
     """
-    capacity = MoEConfig(experts=8, top_k=2, expert_type="bottleneck", stages=(3, 4, 5))
+    capacity = replace(ES_MOE, experts=8, expert_type="bottleneck", stages=(3, 4, 5))
     return _create_detector("esmoe-n-e8", NANO, capacity, **kw)
+
+
+@register_model("esmoe-pico-e8")
+def esmoe_pico_e8(**kw: Any) -> MoEDetector:
+    """Capacity preset at pico scale: E=8 experts of yolo-pico's kernel sizes (3/5), K=2 run: its active GFLOPs, more parameters."""
+    capacity = replace(ES_MOE, experts=8, kernel_sizes=(3, 5))
+    return _create_detector("esmoe-pico-e8", PICO, capacity, **kw)
 
 
 @register_model("yolo-pico")

@@ -29,7 +29,8 @@ def esmoe_block(channels: int, cfg: MoEConfig) -> nn.Module:
         return DenseExpertsBlock(build_experts(channels, cfg, cfg.top_k), _post(channels))
     return MoELayer(
         build_experts(channels, cfg, cfg.experts),
-        ImageRouter(channels, cfg.experts),
+        ImageRouter(channels, cfg.experts, cfg.router_input, cfg.router_temperature, cfg.router_jitter, cfg.expert_dropout, cfg.bias_rate,
+                    cfg.router_norm),
         cfg.top_k,
         post=_post(channels),
         residual=True,

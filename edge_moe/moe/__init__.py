@@ -1,4 +1,5 @@
 """Mixture-of-Experts core: routing, routers, MoE layers and auxiliary losses."""
+from edge_moe.moe.balance_bias import update_selection_bias
 from edge_moe.moe.layer import MoELayer, moe_execution, moe_layers
 from edge_moe.moe.losses import (
     MoELossWeights,
@@ -27,4 +28,5 @@ __all__ = [
     "moe_layers",
     "router_z_loss",
     "top_k_route",
+    "update_selection_bias",
 ]

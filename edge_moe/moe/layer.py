@@ -24,7 +24,8 @@ Execution = Literal["auto", "dense", "sparse"]
 class MoELayer(nn.Module):
     """Routes each image to ``top_k`` of ``experts`` and mixes their outputs.
 
-    ``router`` maps ``x`` to ``(B, E)`` logits, or (a gate that selects by itself, like
+    ``router`` maps ``x`` to ``(B, E)`` logits, to ``(logits, selection scores)`` (the scores choose the experts, the
+    logits' softmax weighs them), or (a gate that selects by itself, like
     :class:`~edge_moe.moe.NoisyTopKGate`) to a :class:`Routing`. ``post`` is applied to the mixture
     (e.g. BN + SiLU). Expert outputs may have any rank: the weights broadcast over ``(B, ...)``.
     ``forward`` returns ``(y, routing)``: routing is explicit, never kept in module state.
@@ -60,7 +61,10 @@ class MoELayer(nn.Module):
                 raise ValueError(f"{self.name}: its gate routes to top_k={logits.top_k}, got {top_k}")
             logits.layer = self.name
             return logits
-        probs, ids, weights = top_k_route(logits, top_k or self.top_k)
+        selection = None
+        if isinstance(logits, tuple):  # (logits, selection scores): the router biases or perturbs the choice
+            logits, selection = logits
+        probs, ids, weights = top_k_route(logits, top_k or self.top_k, selection_logits=selection)
         return Routing(self.name, logits, probs, ids, weights)
 
     def mix(self, x: Tensor, routing: Routing) -> Tensor:

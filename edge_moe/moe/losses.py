@@ -22,6 +22,11 @@ def global_counts(counts: Tensor) -> Tensor:
     return total
 
 
+def expert_load(routing: Routing) -> Tensor:
+    """(E,) top-K selections per expert in the batch (the global batch of a distributed run); not differentiable."""
+    return global_counts(torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0).sum(dim=0))
+
+
 def load_balance_loss(routing: Routing) -> Tensor:
     """Switch/GShard balance loss ``E * sum_e f_e * P_e``, 1.0 for uniform routing.
 
@@ -31,7 +36,7 @@ def load_balance_loss(routing: Routing) -> Tensor:
     batch; ``P_e`` stays this rank's mean, and DDP's gradient average makes it the global one.
     """
     num_experts = routing.num_experts
-    counts = global_counts(torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0).sum(dim=0))  # (E,)
+    counts = expert_load(routing)  # (E,)
     fraction = counts.detach() / counts.sum().clamp(min=1)  # (E,), sums to 1
     mean_prob = routing.probs.mean(dim=0)  # (E,)
     return num_experts * (fraction.detach() * mean_prob).sum()
@@ -54,8 +59,7 @@ def load_loss(routing: Routing) -> Tensor:
     """Shazeer's load loss: cv^2 of the smooth load estimate (noisy gating), else of the hard counts."""
     if routing.load is not None:
         return cv_squared(routing.load)
-    counts = global_counts(torch.zeros_like(routing.probs).scatter(1, routing.ids, 1.0).sum(dim=0))  # (E,)
-    return cv_squared(counts)
+    return cv_squared(expert_load(routing))
 
 
 def router_z_loss(routing: Routing) -> Tensor:
@@ -71,6 +75,24 @@ class MoELossWeights:
     importance: float = 0.0
     load: float = 0.0
     z: float = 1e-3
+
+
+BALANCE_LOSSES = ("auto", "switch", "cv2", "none")
+
+
+def balance_loss_weights(balance: str, z: float = 1e-3, bias_balanced: bool = False) -> MoELossWeights:
+    """The auxiliary terms of one balance recipe: ``switch`` (Switch/GShard), ``cv2`` (Shazeer's importance + load
+    cv^2), ``none``, or ``auto``: none when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances
+    them), else switch. ``z`` weighs the router z-loss."""
+    if balance == "auto":
+        balance = "none" if bias_balanced else "switch"
+    if balance == "switch":
+        return MoELossWeights(balance=1.0, z=z)
+    if balance == "cv2":
+        return MoELossWeights(balance=0.0, importance=1.0, load=1.0, z=z)
+    if balance == "none":
+        return MoELossWeights(balance=0.0, z=z)
+    raise ValueError(f"balance loss must be one of {', '.join(BALANCE_LOSSES)}, got {balance!r}")
 
 
 def moe_aux_loss(routings: Sequence[Routing], weights: MoELossWeights = MoELossWeights()) -> Tensor:

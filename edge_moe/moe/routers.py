@@ -1,4 +1,4 @@
-"""Routers: the YOLO-Master per-image router and Shazeer's noisy top-k gate."""
+"""Routers: the YOLO-Master per-image router (with the routing remedies) and Shazeer's noisy top-k gate."""
 from __future__ import annotations
 
 import math
@@ -7,22 +7,62 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from edge_moe.moe.router_inputs import BatchStandardize, router_input
 from edge_moe.moe.routing import Routing, top_k_route
 
 
 class ImageRouter(nn.Module):
-    """Per-image router from YOLO-Master: GAP -> 1x1 conv C->max(C/8, 8) -> SiLU -> 1x1 conv -> E logits."""
+    """Per-image router from YOLO-Master: pool -> 1x1 conv C->max(C/8, 8) -> SiLU -> 1x1 conv -> E logits.
 
-    def __init__(self, channels: int, num_experts: int):
+    The remedies for weak routing (measured in ``benchmarks/routing_ablation.py``), all off by default:
+    ``pool`` what the router sees (:mod:`edge_moe.moe.router_inputs`); ``norm`` standardises it over the
+    batch (:class:`~edge_moe.moe.router_inputs.BatchStandardize`); ``temperature`` divides the
+    logits (below 1 the router commits to its choice); ``jitter`` (Gaussian noise std) and
+    ``expert_dropout`` (probability of hiding an expert) perturb which experts are selected while
+    training only; ``bias_rate`` > 0 adds DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer
+    added to the selection scores only (:func:`edge_moe.moe.update_selection_bias` moves it).
+    Everything that acts in eval is inside ``forward``, so exported graphs route like torch eval.
+
+    Returns ``(B, E)`` logits, or ``(logits, selection scores)`` when the selection differs from the logits.
+    """
+
+    def __init__(self, channels: int, num_experts: int, pool: str = "gap", temperature: float = 1.0, jitter: float = 0.0,
+                 expert_dropout: float = 0.0, bias_rate: float = 0.0, norm: bool = False):
         super().__init__()
+        self.pool, pooled = router_input(pool, channels)
+        self.norm = BatchStandardize(pooled) if norm else nn.Identity()
         hidden = max(channels // 8, 8)
-        self.reduce = nn.Conv2d(channels, hidden, 1)
+        self.reduce = nn.Conv2d(pooled, hidden, 1)
         self.act = nn.SiLU()
         self.logits = nn.Conv2d(hidden, num_experts, 1)
+        self.temperature = temperature
+        self.jitter = jitter
+        self.expert_dropout = expert_dropout
+        self.bias_rate = bias_rate
+        if bias_rate > 0:
+            self.register_buffer("selection_bias", torch.zeros(num_experts))
 
-    def forward(self, x: Tensor) -> Tensor:
-        pooled = x.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
-        return self.logits(self.act(self.reduce(pooled))).flatten(1)  # (B, E)
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        logits = self.logits(self.act(self.reduce(self.norm(self.pool(x))))).flatten(1)  # (B, E)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        selection = logits
+        if self.bias_rate > 0:
+            selection = selection + self.selection_bias
+        if self.training:
+            selection = perturb_selection(selection, self.jitter, self.expert_dropout)
+        return logits if selection is logits else (logits, selection)
+
+
+def perturb_selection(scores: Tensor, jitter: float, dropout: float) -> Tensor:
+    """Training-only selection noise: Gaussian jitter of std ``jitter`` and, with probability ``dropout`` per image and
+    expert, the expert hidden from the selection (it can still be chosen when fewer than K remain)."""
+    if jitter > 0:
+        scores = scores + torch.randn_like(scores) * jitter
+    if dropout > 0:
+        hidden = torch.rand_like(scores) < dropout  # (B, E)
+        scores = scores.masked_fill(hidden, -1e4)
+    return scores
 
 
 class NoisyTopKGate(nn.Module):

@@ -62,3 +62,12 @@ def test_info_errors_are_one_line(capsys):
     assert "\n" not in err and "did you mean" in err
     assert main(["info", "esmoe-n", "--imgsz", "100"]) == 2
     assert "multiple of 32" in capsys.readouterr().err
+
+
+def test_pico_capacity_preset_has_the_dense_twins_active_compute():
+    dense = measure(create_model("yolo-pico"), 256)
+    capacity = measure(create_model("esmoe-pico-e8"), 256)
+    assert abs(capacity.active_flops / dense.active_flops - 1) < 0.05
+    assert all(layer.experts == 8 and layer.top_k == 2 for layer in capacity.layers)
+    experts, active = (sum(sum(layer.expert_params) for layer in capacity.layers), sum(layer.active_params() for layer in capacity.layers))
+    assert experts > 3 * active  # four times the experts' parameters behind the same per-frame compute

@@ -1,0 +1,64 @@
+"""What a per-image router sees: the feature map summarised to one vector per image.
+
+- ``gap``: global average pooling (YOLO-Master); blind to how peaked the activations are.
+- ``gap+gmp``: average and max pooling concatenated; the max sees small, strong objects that the
+  average washes out (a scene with many small objects vs a few large ones).
+- ``conv``: a depthwise 3x3 stride-2 conv + SiLU before average pooling, so local texture and
+  object density reach the router.
+
+Any of them can be standardised per channel over the batch (:class:`BatchStandardize`): pooled
+features differ little from image to image next to their common mean, so a router fed them raw
+gives every image about the same logits; standardised, the differences between images (and between
+scene regimes) are what it sees.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class GlobalPool(nn.Module):
+    """``(B, C, H, W) -> (B, C, 1, 1)`` average, or ``(B, 2C, 1, 1)`` average and max with ``with_max``."""
+
+    def __init__(self, with_max: bool = False):
+        super().__init__()
+        self.with_max = with_max
+
+    def forward(self, x: Tensor) -> Tensor:
+        mean = x.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
+        if not self.with_max:
+            return mean
+        return torch.cat([mean, x.amax(dim=(2, 3), keepdim=True)], dim=1)  # (B, 2C, 1, 1)
+
+
+class ConvPool(nn.Module):
+    """Depthwise 3x3 stride-2 conv + SiLU, then average pooling: ``(B, C, H, W) -> (B, C, 1, 1)``."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1, groups=channels)
+        self.act = nn.SiLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.conv(x)).mean(dim=(2, 3), keepdim=True)
+
+
+def router_input(kind: str, channels: int) -> tuple[nn.Module, int]:
+    """The pooling module of ``kind`` and the channels it outputs."""
+    if kind == "gap":
+        return GlobalPool(), channels
+    if kind == "gap+gmp":
+        return GlobalPool(with_max=True), 2 * channels
+    if kind == "conv":
+        return ConvPool(channels), channels
+    raise ValueError(f"router input must be 'gap', 'gap+gmp' or 'conv', got {kind!r}")
+
+
+class BatchStandardize(nn.BatchNorm2d):
+    """BatchNorm of the pooled ``(B, C', 1, 1)`` router input: running statistics in eval (a fixed affine map, exported
+    as such); a training batch of one image, which has no spread to measure, is normalised with them too."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and x.shape[0] == 1:
+            return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)

@@ -1,0 +1,133 @@
+"""The routing remedies of ImageRouter: what each changes, in training and in eval, and the aux-free bias update."""
+import pytest
+import torch
+from torch import nn
+
+from edge_moe.models import create_model
+from edge_moe.models.config import ConfigError, MoEConfig
+from edge_moe.moe import ImageRouter, MoELayer, Routing, top_k_route, update_selection_bias
+from edge_moe.moe.losses import balance_loss_weights
+
+
+def _layer(router: ImageRouter, channels: int = 8) -> MoELayer:
+    experts = [nn.Conv2d(channels, channels, 1) for _ in range(router.logits.out_channels)]
+    layer = MoELayer(experts, router, top_k=2)
+    layer.name = "l"
+    return layer
+
+
+def test_gap_gmp_sees_a_peak_that_the_average_hides():
+    flat = torch.full((1, 8, 6, 6), 0.5)
+    peak = torch.zeros(1, 8, 6, 6)
+    peak[..., 0, 0] = 0.5 * 36  # same mean, one strong spot
+    torch.manual_seed(0)
+    gap = ImageRouter(8, 4).eval()
+    torch.testing.assert_close(gap(flat), gap(peak))
+    both = ImageRouter(8, 4, pool="gap+gmp").eval()
+    assert not torch.allclose(both(flat), both(peak))
+    assert both.reduce.in_channels == 16
+
+
+def test_conv_input_routes_on_local_structure():
+    router = ImageRouter(8, 4, pool="conv").eval()
+    x = torch.randn(3, 8, 10, 10)
+    assert router(x).shape == (3, 4)
+    shuffled = x.flatten(2)[..., torch.randperm(100)].view_as(x)  # same per-channel mean, other texture
+    assert not torch.allclose(router(x), router(shuffled))
+
+
+def test_standardised_input_tells_nearly_equal_images_apart():
+    torch.manual_seed(0)
+    base = torch.randn(1, 8, 6, 6) * 3
+    x = base + torch.randn(16, 8, 6, 6) * 0.01  # images that differ by 0.3 % of their features
+    plain, normed = ImageRouter(8, 4), ImageRouter(8, 4, norm=True)
+    spread = lambda logits: logits.std(dim=0).mean().item()  # noqa: E731  (B, E) -> how much images differ
+    assert spread(normed(x)) > 20 * spread(plain(x))
+    assert normed(x[:1]).shape == (1, 4)  # a training batch of one image uses the running statistics
+    normed.eval()
+    torch.testing.assert_close(normed(x[:3])[1:2], normed(x[1:2]))  # eval: per image, independent of the batch
+
+
+def test_temperature_divides_the_logits():
+    torch.manual_seed(0)
+    plain = ImageRouter(8, 4).eval()
+    sharp = ImageRouter(8, 4, temperature=0.25).eval()
+    sharp.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 8, 5, 5)
+    torch.testing.assert_close(sharp(x), plain(x) * 4)
+
+
+@pytest.mark.parametrize("options", [{"jitter": 1.0}, {"expert_dropout": 0.5}])
+def test_selection_noise_acts_in_training_only(options):
+    torch.manual_seed(0)
+    router = ImageRouter(8, 4, **options)
+    x = torch.randn(64, 8, 5, 5)
+    router.eval()
+    clean = router(x)
+    assert isinstance(clean, torch.Tensor)  # eval: plain logits, what export traces
+    router.train()
+    logits, selection = router(x)
+    torch.testing.assert_close(logits, clean)  # the weights' logits are never perturbed
+    clean_ids = clean.topk(2).indices
+    noisy_ids = selection.topk(2).indices
+    assert (clean_ids != noisy_ids).any(dim=1).float().mean() > 0.2
+
+
+def test_selection_scores_choose_while_the_logits_weigh():
+    router = ImageRouter(8, 4, bias_rate=0.1).eval()
+    router.selection_bias.copy_(torch.tensor([0.0, 0.0, 0.0, 50.0]))  # expert 3 always selected
+    layer = _layer(router).eval()
+    x = torch.randn(5, 8, 4, 4)
+    routing = layer.route(x)
+    assert (routing.ids == 3).any(dim=1).all()
+    probs = routing.logits.softmax(-1)
+    expected = probs.gather(1, routing.ids) / probs.gather(1, routing.ids).sum(1, keepdim=True)
+    torch.testing.assert_close(routing.weights, expected)  # the bias does not reach the weights
+
+
+def test_bias_update_moves_load_from_busy_to_idle_experts():
+    router = ImageRouter(8, 4, bias_rate=0.05)
+    layer = _layer(router)
+    logits = torch.tensor([[3.0, 2.0, 0.0, 0.0]]).repeat(8, 1)  # every image picks experts 0 and 1
+    probs, ids, weights = top_k_route(logits, 2)
+    update_selection_bias(layer, [Routing("l", logits, probs, ids, weights)])
+    torch.testing.assert_close(router.selection_bias, torch.tensor([-0.05, -0.05, 0.05, 0.05]))
+    update_selection_bias(layer, [Routing("other", logits, probs, ids, weights)])  # another layer's routing: no change
+    torch.testing.assert_close(router.selection_bias, torch.tensor([-0.05, -0.05, 0.05, 0.05]))
+
+
+def test_bias_balancing_balances_a_skewed_router_without_a_loss():
+    torch.manual_seed(0)
+    router = ImageRouter(8, 4, bias_rate=0.02)
+    layer = _layer(router)
+    with torch.no_grad():
+        router.logits.bias.copy_(torch.tensor([2.0, 1.0, -1.0, -2.0]))  # a strong preference for experts 0, 1
+    x = torch.randn(64, 8, 4, 4)
+    for _ in range(200):
+        update_selection_bias(layer, [layer.route(x)])
+    load = torch.zeros(4).scatter_add(0, layer.eval().route(x).ids.flatten(), torch.ones(128))
+    assert load.min() >= 0.15 * 128  # every expert takes a fair share; without the bias experts 2, 3 get none
+
+
+def test_balance_loss_recipes():
+    assert balance_loss_weights("switch").balance == 1.0
+    cv2 = balance_loss_weights("cv2", z=0.0)
+    assert (cv2.balance, cv2.importance, cv2.load, cv2.z) == (0.0, 1.0, 1.0, 0.0)
+    assert balance_loss_weights("none").balance == 0.0
+    assert balance_loss_weights("auto").balance == 1.0 and balance_loss_weights("auto", bias_balanced=True).balance == 0.0
+    with pytest.raises(ValueError, match="auto, switch, cv2, none"):
+        balance_loss_weights("gshard")
+
+
+@pytest.mark.parametrize("field, value", [("router_input", "gmp"), ("router_temperature", 0.0), ("router_jitter", -1.0),
+                                          ("expert_dropout", 1.0), ("bias_rate", -0.1)])
+def test_bad_remedy_values_name_the_field(field, value):
+    with pytest.raises(ConfigError, match=f"moe.{field}"):
+        MoEConfig(**{field: value})
+
+
+def test_zoo_model_takes_the_remedies():
+    model = create_model("esmoe-pico", imgsz=64, moe={"router_input": "gap+gmp", "bias_rate": 0.01, "router_temperature": 0.5})
+    routers = [m.router for m in model.modules() if isinstance(m, MoELayer)]
+    assert routers and all(r.temperature == 0.5 and r.selection_bias.shape == (4,) for r in routers)
+    assert "backbone.moe.p3.router.selection_bias" in model.state_dict()
