@@ -23,10 +23,19 @@ def register_model(name: str, task: str = "detect") -> Callable[[Callable[..., n
     return decorator
 
 
+FAMILIES = ("edge_moe.models.detectors", "edge_moe.models.classifiers", "edge_moe.models.ensembles")  # listing order
+
+
 def list_models(task: Optional[str] = None) -> list[str]:
-    """Registered model names, optionally only those of one ``task`` (``detect``, ``classify``)."""
+    """Registered model names, optionally only those of one ``task`` (``detect``, ``classify``): family by family
+    in ``FAMILIES`` order, each in its registration order, whatever order the families were imported in."""
     _load_families()
-    return [name for name in _ENTRYPOINTS if task is None or _TASKS[name] == task]
+
+    def family(name: str) -> int:
+        module = _ENTRYPOINTS[name].__module__
+        return FAMILIES.index(module) if module in FAMILIES else len(FAMILIES)
+
+    return [name for name in sorted(_ENTRYPOINTS, key=family) if task is None or _TASKS[name] == task]
 
 
 class UnknownModelError(UserError, KeyError):
