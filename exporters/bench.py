@@ -101,7 +101,7 @@ def _torch_frame(model: torch.nn.Module, routing: str, device: str) -> FrameFn:
     program = model.program()
     outputs = program.deploy_outputs or program.outputs
 
-    def frame(image: np.ndarray) -> FrameRun:
+    def frame(image: np.ndarray) -> list[FrameRun]:  # model sources run batch 1
         with torch.no_grad(), moe_execution(model, routing):
             x = torch.from_numpy(image).to(device)
             env, routings = program.run(x.half() if on_gpu else x, deploy=True)  # forward + decoding / softmax
@@ -136,7 +136,7 @@ def _torch_cuda_graph_frame(model: torch.nn.Module, imgsz: int) -> FrameFn:
     with torch.cuda.graph(graph):
         outputs = forward()
 
-    def frame(image: np.ndarray) -> FrameRun:
+    def frame(image: np.ndarray) -> list[FrameRun]:
         static.copy_(torch.from_numpy(image))
         graph.replay()
         return [FrameRun(None, image.nbytes + sum(out.cpu().numpy().nbytes for out in outputs))]

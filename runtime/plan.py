@@ -60,9 +60,11 @@ class _ExpertsStep:
     slots: list[DeviceBuffer]  # (B, ...) per slot: the output of the expert each image chose for it
     ids: DeviceBuffer
     weights: DeviceBuffer
+    graphs: tuple[str, ...]  # one per expert
     calls: list[list[BoundRun]]  # calls[expert][slot]: the whole batch, input -> slot
-    bind_rows: Callable[[int, int], BoundRun]  # (expert, rows) -> that expert on the first rows of the grouped buffers
-    grouped: dict[tuple[int, int], BoundRun]  # bound calls of bind_rows, made on first use
+    gathered: Optional[DeviceBuffer]  # batched plans: the rows of the images that chose one expert
+    produced: Optional[DeviceBuffer]  # batched plans: that expert's outputs, before they go to the slots
+    grouped: dict[tuple[int, int], BoundRun]  # (expert, rows) -> the expert on the first rows of gathered, bound on first use
 
 
 def expert_groups(chosen: np.ndarray) -> dict[int, list[tuple[int, int]]]:
@@ -115,20 +117,16 @@ class PlanExecutor:
         buffers = self.memory.buffers
         if isinstance(step, RunStep):
             return self._bind(step.graph, buffers)
-        calls = []
-        for graph in step.graphs:
-            session = self.sessions[graph]
-            (x,), (y,) = session.input_names, session.output_names
-            calls.append([self._bind(graph, {x: buffers[step.input], y: buffers[slot]}) for slot in step.outputs])
-
-        def bind_rows(expert: int, rows: int) -> BoundRun:
-            session = self.sessions[step.graphs[expert]]
-            (x,), (y,) = session.input_names, session.output_names
-            gathered, produced = buffers[names.grouped_input(step.layer)], buffers[names.grouped_output(step.layer)]
-            return session.bind({x: gathered.rows(rows)}, {y: produced.rows(rows)})
-
+        calls = [[self._bind_expert(graph, buffers[step.input], buffers[slot]) for slot in step.outputs] for graph in step.graphs]
         return _ExpertsStep(step.layer, buffers[step.input], [buffers[slot] for slot in step.outputs], buffers[step.ids],
-                            buffers[step.weights], calls, bind_rows, {})
+                            buffers[step.weights], step.graphs, calls, buffers.get(names.grouped_input(step.layer)),
+                            buffers.get(names.grouped_output(step.layer)), {})
+
+    def _bind_expert(self, graph: str, x: DeviceBuffer, y: DeviceBuffer) -> BoundRun:
+        """An expert graph (local names ``x -> y``, whatever the exporter called them) bound to two buffers."""
+        session = self.sessions[graph]
+        (x_name,), (y_name,) = session.input_names, session.output_names
+        return self._bind(graph, {x_name: x, y_name: y})
 
     @property
     def max_top_k(self) -> int:
@@ -159,12 +157,15 @@ class PlanExecutor:
     def __call__(self, images: np.ndarray, top_k: Optional[int] = None) -> PlanResult:
         """One frame (1, ...) of the bundle's input shape and dtype; any bundle, batched or not."""
         self._check_input(images, single=True)
-        return self.run_batch(images, top_k)[0]
+        return self._run(images, top_k)[0]
 
     def run_batch(self, images: np.ndarray, top_k: Optional[int] = None) -> list[PlanResult]:
         """1..B frames (N, ...) in one call of a bundle exported with ``--batch B``: one result per frame, each with
         its share of the host bytes. Fewer than B frames are padded (the padding's experts do not run)."""
         self._check_input(images)
+        return self._run(images, top_k)
+
+    def _run(self, images: np.ndarray, top_k: Optional[int]) -> list[PlanResult]:
         frames = images.shape[0]
         keep = self.top_k_per_layer(top_k)
         self._set_slot_masks(keep)
@@ -213,15 +214,14 @@ class PlanExecutor:
     def _run_group(self, step: _ExpertsStep, expert: int, members: list[tuple[int, int]]) -> None:
         """Gathers the images that chose ``expert``, runs it once on them, scatters its outputs to their slots."""
         rows = len(members)
-        gathered, produced = self.memory[names.grouped_input(step.layer)], self.memory[names.grouped_output(step.layer)]
-        self.backend.copy_rows(step.input, [image for image, _ in members], gathered, range(rows))
+        self.backend.copy_rows(step.input, [image for image, _ in members], step.gathered, range(rows))
         call = step.grouped.get((expert, rows))
         if call is None:
-            call = step.grouped[(expert, rows)] = step.bind_rows(expert, rows)
+            call = step.grouped[(expert, rows)] = self._bind_expert(step.graphs[expert], step.gathered.rows(rows), step.produced.rows(rows))
         call()
         for slot in sorted({slot for _, slot in members}):
             picked = [(row, image) for row, (image, s) in enumerate(members) if s == slot]
-            self.backend.copy_rows(produced, [row for row, _ in picked], step.slots[slot], [image for _, image in picked])
+            self.backend.copy_rows(step.produced, [row for row, _ in picked], step.slots[slot], [image for _, image in picked])
 
     def _check_input(self, images: np.ndarray, single: bool = False) -> None:
         expected = self.input
