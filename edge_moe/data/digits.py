@@ -17,8 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from edge_moe.data.samples import Labels, MemorySource
-from edge_moe.data.synthetic import REGIMES, SPLIT_STREAM, _background, _iou, parse_options
+from edge_moe.data.samples import MemorySource
+from edge_moe.data.synthetic import SPLIT_STREAM, _background, _iou, fresh, parse_options, scene_set
 from edge_moe.errors import UserError
 
 NAMES = [str(d) for d in range(10)]
@@ -110,8 +110,7 @@ def render_digit_scene(rng: np.random.Generator, imgsz: int, regime: str, pool: 
 
 def generate_digits(spec: DigitsSpec, split: str = "train") -> MemorySource:
     """The ``split`` ("train" or "val") of a digits set; each split has its own random stream and its own handwriting."""
-    source = _generate(spec, split)
-    return MemorySource(source.names, source.images, source.labels, source.regimes, source.origin)
+    return fresh(_generate(spec, split))
 
 
 @lru_cache(maxsize=4)
@@ -119,11 +118,5 @@ def _generate(spec: DigitsSpec, split: str) -> MemorySource:
     count = spec.n if split == "train" else spec.val
     pool = range(0, TRAIN_DIGITS) if split == "train" else range(TRAIN_DIGITS, len(_digits()[1]))
     rng = np.random.default_rng([spec.seed, SPLIT_STREAM[split], 10])
-    images, labels, regimes = [], [], []
-    for _ in range(count):
-        regime = REGIMES[1] if rng.random() < spec.dense else REGIMES[0]
-        image, classes, boxes = render_digit_scene(rng, spec.imgsz, regime, pool)
-        images.append(image)
-        labels.append(Labels(classes, boxes / spec.imgsz))
-        regimes.append(regime)
-    return MemorySource(spec.names, images, labels, regimes, origin=f"digits {split}")
+    return scene_set(rng, count, spec.imgsz, spec.dense, spec.names, f"digits {split}",
+                     lambda rng, regime: render_digit_scene(rng, spec.imgsz, regime, pool))

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -189,24 +190,39 @@ def render_scene(rng: np.random.Generator, imgsz: int, classes: int, regime: str
     return image, np.array(placed_cls, np.int64), boxes
 
 
+Render = Callable[[np.random.Generator, str], tuple[np.ndarray, np.ndarray, np.ndarray]]  # (rng, regime) -> image, classes, boxes px
+
+
+def scene_set(rng: np.random.Generator, count: int, imgsz: int, dense: float, names: list[str], origin: str,
+              render: Render) -> MemorySource:
+    """``count`` scenes, each many-small with probability ``dense`` (else few-large), drawn by ``render``: the loop
+    the synthetic and digits sets share."""
+    images, labels, regimes = [], [], []
+    for _ in range(count):
+        regime = REGIMES[1] if rng.random() < dense else REGIMES[0]
+        image, classes, boxes = render(rng, regime)
+        images.append(image)
+        labels.append(Labels(classes, boxes / imgsz))
+        regimes.append(regime)
+    return MemorySource(names, images, labels, regimes, origin=origin)
+
+
+def fresh(source: MemorySource) -> MemorySource:
+    """A new MemorySource over a cached one's images and labels (callers may set their own state on it)."""
+    return MemorySource(source.names, source.images, source.labels, source.regimes, source.origin)
+
+
 def generate(spec: SyntheticSpec, split: str = "train", count: int | None = None) -> MemorySource:
     """The ``split`` ("train", "val" or "demo") of a synthetic set; each split has its own random stream."""
-    source = _generate(spec, split, count)
-    return MemorySource(source.names, source.images, source.labels, source.regimes, source.origin)
+    return fresh(_generate(spec, split, count))
 
 
 @lru_cache(maxsize=8)
 def _generate(spec: SyntheticSpec, split: str, count: int | None) -> MemorySource:
     count = count if count is not None else (spec.n if split == "train" else spec.val)
     rng = np.random.default_rng([spec.seed, SPLIT_STREAM[split]])
-    images, labels, regimes = [], [], []
-    for _ in range(count):
-        regime = REGIMES[1] if rng.random() < spec.dense else REGIMES[0]
-        image, classes, boxes = render_scene(rng, spec.imgsz, spec.classes, regime)
-        images.append(image)
-        labels.append(Labels(classes, boxes / spec.imgsz))
-        regimes.append(regime)
-    return MemorySource(spec.names, images, labels, regimes, origin=f"synthetic {split}")
+    return scene_set(rng, count, spec.imgsz, spec.dense, spec.names, f"synthetic {split}",
+                     lambda rng, regime: render_scene(rng, spec.imgsz, spec.classes, regime))
 
 
 def render_frames(count: int, imgsz: int = 256, classes: int = 3, seed: int = 1234) -> list[np.ndarray]:
