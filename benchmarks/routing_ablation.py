@@ -52,6 +52,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "gap+gmp+aux-free": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp", "bias_rate": 0.01}, {**SWITCH, "balance_loss": "none"}),
     "gap+gmp+T0.5+aux-free": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp", "router_temperature": 0.5, "bias_rate": 0.01},
                               {**SWITCH, "balance_loss": "none"}),
+    "router-warmup-1": ("esmoe-pico", {}, {"router_warmup": 1.0}),
+    "router-warmup-2": ("esmoe-pico", {}, {"router_warmup": 2.0}),
+    "shared-init": ("esmoe-pico", {"expert_init": "shared"}, {}),
+    "shared-init+warmup-1": ("esmoe-pico", {"expert_init": "shared"}, {"router_warmup": 1.0}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

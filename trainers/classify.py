@@ -29,7 +29,7 @@ from edge_moe.metrics.classification import plot_confusion_matrix
 from edge_moe.models import create_model
 from edge_moe.moe import MoELossWeights, moe_aux_loss
 from edge_moe.trainers.classify_eval import ClassifyResult, evaluate_classifier, format_classify_result
-from edge_moe.trainers.config import TrainConfig
+from edge_moe.trainers.config import ROUTER_TRAINING, TrainConfig
 from edge_moe.trainers.distributed import GlobalBatchSampler, World, summed_over_ranks, wrap_model
 from edge_moe.trainers.ema import ModelEMA
 from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr
@@ -65,6 +65,7 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
+    config.refuse_unused(ROUTER_TRAINING, "trains with Shazeer's importance + load losses (--moe-coef) and no router warm-up")
     aux_weights = moe_loss_weights(config.moe_coef)
     dataset = ClassifyDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Sequence
 
 from edge_moe.data.augment import AugmentConfig
 from edge_moe.errors import UserError
 from edge_moe.models.config import check_imgsz
 from edge_moe.moe.losses import BALANCE_LOSSES
+
+ROUTER_TRAINING = ("balance_loss", "z_loss", "router_warmup")  # options only the routed MoE detectors use
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class TrainConfig:
     z_loss: float = 1e-3  # router z-loss weight inside the MoE auxiliary loss
     moe_options: dict[str, Any] = field(default_factory=dict)  # MoEConfig overrides of the zoo model (router remedies)
     router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)
+    router_warmup: float = 0.0  # epochs of dense-to-sparse training: all experts mixed in, fading linearly to top-K
     use_dfl: bool = True  # distribution focal loss on the box branch (model config)
     close_mosaic: int = 2  # mosaic off for the last N epochs
     clip_grad: float = 10.0
@@ -64,8 +67,17 @@ class TrainConfig:
             raise UserError(f"--moe-coef must be in [0, 10], got {self.moe_coef}")
         if self.balance_loss not in BALANCE_LOSSES:
             raise UserError(f"--balance-loss must be one of {', '.join(BALANCE_LOSSES)}, got {self.balance_loss!r}")
+        if not (math.isfinite(self.router_warmup) and 0 <= self.router_warmup <= self.epochs):
+            raise UserError(f"--router-warmup must be in [0, --epochs ({self.epochs})] epochs, got {self.router_warmup}")
         if not self.z_loss >= 0:
             raise UserError(f"--z-loss must be >= 0, got {self.z_loss}")
+
+    def refuse_unused(self, names: Sequence[str], why: str) -> None:
+        """One-line error for each named option set away from its default that this run would ignore (``why``)."""
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in names:
+            if getattr(self, name) != defaults[name]:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: {self.model} {why}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

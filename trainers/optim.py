@@ -55,6 +55,11 @@ def lr_factor(iteration: int, total: int, warmup: int, final: float) -> float:
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def warmup_share(iteration: int, warmup: int) -> float:
+    """Router warm-up: the share of the full softmax in the MoE weights, 1 -> 0 linearly over ``warmup`` iterations."""
+    return max(0.0, 1.0 - iteration / warmup) if warmup else 0.0
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_mult", 1.0)

@@ -33,14 +33,14 @@ from edge_moe.errors import UserError
 from edge_moe.models import create_model
 from edge_moe.models.ensembles import ensemble_from_experts, is_ensemble
 from edge_moe.models.registry import model_task
-from edge_moe.moe import moe_layers, update_selection_bias
+from edge_moe.moe import moe_layers, set_router_warmup, update_selection_bias
 from edge_moe.moe.losses import balance_loss_weights
 from edge_moe.threads import torch_threads
-from edge_moe.trainers.config import TrainConfig
+from edge_moe.trainers.config import ROUTER_TRAINING, TrainConfig
 from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks, wrap_model
 from edge_moe.trainers.ema import ModelEMA
 from edge_moe.trainers.loss import DetectionLoss, LossGains
-from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr
+from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr, warmup_share
 from edge_moe.trainers.plots import plot_history, write_csv
 from edge_moe.trainers.state import current_train_state, restore_train_state, seed_everything
 from edge_moe.trainers.validator import EvalResult, evaluate, format_result
@@ -133,12 +133,14 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
+    refuse_unused_router_options(config, model)
     bias_balanced = any(getattr(layer.router, "bias_rate", 0.0) > 0 for layer in moe_layers(model))
     aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, config.z_loss, bias_balanced)
     criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), aux_weights)
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)
     total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
+    router_warmup = round(config.router_warmup * len(sampler))  # iterations
     use_amp = config.amp and device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     if world.is_main:
@@ -158,6 +160,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
         for images, targets in bar:
             lr = config.lr0 * lr_factor(iteration, total_steps, warmup, config.lrf)
             set_lr(optimizer, lr)
+            set_router_warmup(model, warmup_share(iteration, router_warmup))
             x = images.to(device, non_blocking=True, memory_format=torch.channels_last).float() / 255.0  # (B, 3, S, S)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
                 outputs, routings = trained(x)
@@ -212,6 +215,13 @@ def _build_detector(config: TrainConfig, names: list[str]) -> torch.nn.Module:
         return create_model(config.model, num_classes=len(names), imgsz=config.imgsz, use_dfl=config.use_dfl, **moe)
     except ValueError as error:
         raise UserError(f"--model {config.model}: {error}") from None
+
+
+def refuse_unused_router_options(config: TrainConfig, model: torch.nn.Module) -> None:
+    if not moe_layers(model):
+        config.refuse_unused(ROUTER_TRAINING, "has no MoE layers (a dense model)")
+    elif getattr(model, "moe_loss_weights", None) is not None:
+        config.refuse_unused(ROUTER_TRAINING, "brings its own MoE loss and runs every expert (K = E)")
 
 
 def run_folder(out: Path, resume: bool, exist_ok: bool) -> Path:

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MoE balance loss: Switch/GShard, importance + load cv^2, none; auto: none for routers with the "
                              "auxiliary-loss-free bias (the esmoe-* default), else switch (default %(default)s)")
     parser.add_argument("--z-loss", type=non_negative_float, default=1e-3, help="router z-loss weight in the MoE loss (default %(default)s)")
+    parser.add_argument("--router-warmup", type=non_negative_float, default=0.0,
+                        help="epochs of dense-to-sparse training: every expert mixed in with the router's softmax, fading "
+                             "linearly to plain top-K (MoE detectors; default %(default)s)")
     parser.add_argument("--no-dfl", action="store_true", help="regress box distances directly instead of with DFL")
     parser.add_argument("--mosaic", type=probability, default=0.5, help="probability of a 4-image mosaic per training image (default %(default)s)")
     parser.add_argument("--close-mosaic", type=non_negative_int, default=2, help="turn mosaic off for the last N epochs (default %(default)s)")
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=device,
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, balance_loss=args.balance_loss, z_loss=args.z_loss,
+        router_warmup=args.router_warmup,
         use_dfl=not args.no_dfl,
         close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
         augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn, experts=args.experts, freeze_experts=args.freeze_experts,

@@ -31,6 +31,9 @@ def check_imgsz(imgsz: Any, largest_stride: int = max(STRIDES), name: str = "img
         raise ConfigError(f"{name} must be a positive multiple of {largest_stride} (the largest stride), got {imgsz}")
 
 
+EXPERT_INITS = ("independent", "shared")
+
+
 @dataclass(frozen=True)
 class MoEConfig:
     """ES-MoE blocks: ``experts`` per block, ``top_k`` active per image, placed after the given stages.
@@ -54,6 +57,7 @@ class MoEConfig:
     router_jitter: float = 0.0  # selection noise std while training
     expert_dropout: float = 0.0  # chance of hiding an expert from the selection while training
     bias_rate: float = 0.0  # > 0: auxiliary-loss-free balancing bias, moved this much per step
+    expert_init: str = "independent"  # independent | shared: every expert starts as the same function (upcycling-like)
 
     def __post_init__(self) -> None:
         _positive("moe.experts", self.experts)
@@ -74,6 +78,8 @@ class MoEConfig:
         for name in ("router_jitter", "bias_rate"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"moe.{name} must be >= 0, got {getattr(self, name)}")
+        if self.expert_init not in EXPERT_INITS:
+            raise ConfigError(f"moe.expert_init must be one of {', '.join(EXPERT_INITS)}, got {self.expert_init!r}")
         if not 0 <= self.expert_dropout < 1:
             raise ConfigError(f"moe.expert_dropout must be in [0, 1), got {self.expert_dropout}")
 

@@ -6,6 +6,7 @@ The dense variant is the equal-compute baseline: the first K experts, always on,
 """
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from edge_moe.models.blocks import Bottleneck, DWSeparable
@@ -15,8 +16,35 @@ from edge_moe.moe import ImageRouter, MoELayer
 
 def build_experts(channels: int, cfg: MoEConfig, count: int) -> list[nn.Module]:
     if cfg.expert_type == "bottleneck":
-        return [Bottleneck(channels, channels, shortcut=False) for _ in range(count)]
-    return [DWSeparable(channels, cfg.kernel_sizes[i % len(cfg.kernel_sizes)]) for i in range(count)]
+        experts: list[nn.Module] = [Bottleneck(channels, channels, shortcut=False) for _ in range(count)]
+    else:
+        experts = [DWSeparable(channels, cfg.kernel_sizes[i % len(cfg.kernel_sizes)]) for i in range(count)]
+    if cfg.expert_init == "shared":
+        start_as_one(experts)
+    return experts
+
+
+@torch.no_grad()
+def start_as_one(experts: list[nn.Module]) -> None:
+    """Gives every expert the first one's initial weights, so all start as the same function and diverge only by the
+    images routed to them (as when experts are upcycled from one dense block). A smaller kernel goes to the centre of a
+    larger one, zeros around it: with "same" padding a 3x3 kernel inside a 5x5 computes the same map."""
+    source = experts[0].state_dict()
+    for expert in experts[1:]:
+        for name, target in expert.state_dict().items():
+            value = source[name]
+            if value.shape[:-2] != target.shape[:-2] or value.dim() != target.dim():
+                raise ValueError(f"experts differ in {name}: {tuple(value.shape)} vs {tuple(target.shape)}")
+            target.copy_(centred(value, target.shape[-2:]) if value.dim() >= 2 else value)
+
+
+def centred(kernel: Tensor, size: torch.Size) -> Tensor:
+    """``kernel`` (..., kh, kw) zero-padded or cropped around its centre to (..., size)."""
+    out = kernel.new_zeros((*kernel.shape[:-2], *size))
+    dh, dw = (size[0] - kernel.shape[-2]) // 2, (size[1] - kernel.shape[-1]) // 2
+    src = kernel[..., max(-dh, 0):kernel.shape[-2] - max(-dh, 0), max(-dw, 0):kernel.shape[-1] - max(-dw, 0)]
+    out[..., max(dh, 0):max(dh, 0) + src.shape[-2], max(dw, 0):max(dw, 0) + src.shape[-1]] = src
+    return out
 
 
 def _post(channels: int) -> nn.Module:

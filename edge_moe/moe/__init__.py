@@ -1,6 +1,6 @@
 """Mixture-of-Experts core: routing, routers, MoE layers and auxiliary losses."""
 from edge_moe.moe.balance_bias import update_selection_bias
-from edge_moe.moe.layer import MoELayer, moe_execution, moe_layers
+from edge_moe.moe.layer import MoELayer, moe_execution, moe_layers, set_router_warmup
 from edge_moe.moe.losses import (
     MoELossWeights,
     cv_squared,
@@ -27,6 +27,7 @@ __all__ = [
     "moe_execution",
     "moe_layers",
     "router_z_loss",
+    "set_router_warmup",
     "top_k_route",
     "update_selection_bias",
 ]

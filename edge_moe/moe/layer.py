@@ -5,6 +5,8 @@ Execution modes:
     (zeros elsewhere). Used while training (gradients reach the router through the weights) and by
     the dense export lowering.
   - ``sparse``: only the K selected experts run, batched per expert. Used in eval.
+Router warm-up (dense-to-sparse training, :func:`set_router_warmup`) blends the full softmax into the
+dense weights for the first steps, so every expert learns from every image before routing turns hard.
 Both compute ``sum_k weights[:, k] * expert[ids[:, k]](x)``, so they agree to float precision.
 Switch modes with the :func:`moe_execution` context manager, never with a global flag.
 """
@@ -49,6 +51,7 @@ class MoELayer(nn.Module):
         self.residual = residual
         self.name = "moe"  # replaced by the model with its qualified module name
         self.execution: Execution = "auto"
+        self.warmup_share = 0.0  # share of the full softmax blended into the dense weights (router warm-up)
 
     @property
     def num_experts(self) -> int:
@@ -73,7 +76,10 @@ class MoELayer(nn.Module):
         if mode == "auto":
             mode = "dense" if self.training else "sparse"
         if mode == "dense":
-            return self._mix_dense(x, routing.dense_weights())
+            weights = routing.dense_weights()  # (B, E)
+            if self.warmup_share > 0:
+                weights = (1 - self.warmup_share) * weights + self.warmup_share * routing.probs
+            return self._mix_dense(x, weights)
         return self._mix_sparse(x, routing.ids, routing.weights)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Routing]:
@@ -155,6 +161,15 @@ def limit_top_k(model: nn.Module, top_k: int) -> None:
         raise ValueError(f"top_k must be in [1, {largest}] (the model's K), got {top_k}")
     for layer in layers:
         layer.top_k = top_k
+
+
+def set_router_warmup(model: nn.Module, share: float) -> None:
+    """Dense-to-sparse training: every MoE layer mixes ``share`` of the full softmax (all experts) into its top-K
+    weights while it executes densely; 0 (the default) is plain top-K, eval and the exports are never affected."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"router warm-up share must be in [0, 1], got {share}")
+    for layer in moe_layers(model):
+        layer.warmup_share = share
 
 
 def name_moe_layers(model: nn.Module, rename: Callable[[str], str] = lambda n: n) -> None:

@@ -5,7 +5,8 @@ from torch import nn
 
 from edge_moe.models import create_model
 from edge_moe.models.config import ConfigError, MoEConfig
-from edge_moe.moe import ImageRouter, MoELayer, Routing, top_k_route, update_selection_bias
+from edge_moe.models.esmoe import build_experts
+from edge_moe.moe import ImageRouter, MoELayer, Routing, set_router_warmup, top_k_route, update_selection_bias
 from edge_moe.moe.losses import balance_loss_weights
 
 
@@ -131,3 +132,36 @@ def test_zoo_model_takes_the_remedies():
     routers = [m.router for m in model.modules() if isinstance(m, MoELayer)]
     assert routers and all(r.temperature == 0.5 and r.selection_bias.shape == (4,) for r in routers)
     assert "backbone.moe.p3.router.selection_bias" in model.state_dict()
+
+
+def test_router_warmup_mixes_every_expert_in_training_only():
+    torch.manual_seed(0)
+    layer = _layer(ImageRouter(8, 4))
+    x = torch.randn(3, 8, 5, 5)
+    routing = layer.route(x)
+    outputs = torch.stack([expert(x) for expert in layer.experts], dim=1)  # (B, E, C, H, W)
+    expect = lambda w: (outputs * w[:, :, None, None, None]).sum(1)  # noqa: E731  (B, E) weights -> mixture
+    layer.train()
+    set_router_warmup(layer, 1.0)
+    torch.testing.assert_close(layer.mix(x, routing), expect(routing.probs))  # all experts, full softmax
+    set_router_warmup(layer, 0.25)
+    blended = 0.75 * routing.dense_weights() + 0.25 * routing.probs
+    torch.testing.assert_close(layer.mix(x, routing), expect(blended))
+    layer.eval()  # hard top-K: warm-up never reaches eval or the exports
+    torch.testing.assert_close(layer.mix(x, routing), expect(routing.dense_weights()))
+    with pytest.raises(ValueError, match="share must be in"):
+        set_router_warmup(layer, 1.5)
+
+
+@pytest.mark.parametrize("expert_type", ["dwsep", "bottleneck"])
+def test_shared_expert_init_starts_every_expert_as_the_same_function(expert_type):
+    torch.manual_seed(0)
+    shared = build_experts(8, MoEConfig(expert_type=expert_type, expert_init="shared"), 4)
+    independent = build_experts(8, MoEConfig(expert_type=expert_type), 4)
+    x = torch.randn(2, 8, 9, 9)
+    with torch.no_grad():
+        first = shared[0].eval()(x)
+        assert all(torch.equal(expert.eval()(x), first) for expert in shared[1:])  # 3x3 inside 5x5/7x7/9x9: same map
+        assert not torch.allclose(independent[1].eval()(x), independent[0].eval()(x))
+    with pytest.raises(ConfigError, match="moe.expert_init"):
+        MoEConfig(expert_init="copied")

@@ -4,6 +4,7 @@ from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint
 from edge_moe.errors import UserError
 from edge_moe.moe import moe_layers
 from edge_moe.trainers import TrainConfig, train
+from edge_moe.trainers.optim import warmup_share
 
 
 @pytest.mark.slow
@@ -29,3 +30,22 @@ def test_unknown_moe_option_is_a_one_line_error(tmp_path):
     with pytest.raises(UserError, match="router_inptu"):
         train(model="esmoe-pico", data="synthetic:n=4,val=2,imgsz=64", epochs=1, imgsz=64, batch=2, workers=0,
               moe_options={"router_inptu": "gap"}, out=tmp_path / "run", progress=False)
+
+
+def test_router_warmup_fades_to_top_k_over_its_epochs(tmp_path):
+    assert [warmup_share(i, 4) for i in range(6)] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    assert warmup_share(3, 0) == 0.0
+    with pytest.raises(UserError, match=r"--router-warmup must be in \[0, --epochs \(2\)\]"):
+        TrainConfig(epochs=2, router_warmup=3.0)
+
+
+@pytest.mark.parametrize("model, option, message", [
+    ("yolo-pico", {"router_warmup": 1.0}, "--router-warmup 1.0: yolo-pico has no MoE layers"),
+    ("yolo-pico", {"balance_loss": "cv2"}, "--balance-loss cv2: yolo-pico has no MoE layers"),
+    ("xray-moe-pico", {"z_loss": 0.01}, "--z-loss 0.01: xray-moe-pico trains with Shazeer's importance"),
+])
+def test_router_options_a_model_would_ignore_are_refused(tmp_path, model, option, message):
+    data = "xray-builtin" if model.startswith("xray") else "synthetic:n=4,val=2,imgsz=64"
+    with pytest.raises(UserError, match=message):
+        train(model=model, data=data, epochs=1, imgsz=64, batch=2, workers=0, out=tmp_path / "run", progress=False, **option)
+    assert not (tmp_path / "run" / "weights").exists()
