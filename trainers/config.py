@@ -33,7 +33,7 @@ class TrainConfig:
     z_loss: float = 1e-3  # router z-loss weight inside the MoE auxiliary loss
     moe_options: dict[str, Any] = field(default_factory=dict)  # MoEConfig overrides of the zoo model (router remedies)
     router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)
-    router_warmup: float = 0.0  # epochs of dense-to-sparse training: all experts mixed in, fading linearly to top-K
+    router_warmup: float = 1.0  # epochs of dense-to-sparse training: all experts mixed in, fading linearly to top-K
     use_dfl: bool = True  # distribution focal loss on the box branch (model config)
     close_mosaic: int = 2  # mosaic off for the last N epochs
     clip_grad: float = 10.0

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MoE balance loss: Switch/GShard, importance + load cv^2, none; auto: none for routers with the "
                              "auxiliary-loss-free bias (the esmoe-* default), else switch (default %(default)s)")
     parser.add_argument("--z-loss", type=non_negative_float, default=1e-3, help="router z-loss weight in the MoE loss (default %(default)s)")
-    parser.add_argument("--router-warmup", type=non_negative_float, default=0.0,
+    parser.add_argument("--router-warmup", type=non_negative_float, default=1.0,
                         help="epochs of dense-to-sparse training: every expert mixed in with the router's softmax, fading "
                              "linearly to plain top-K (MoE detectors; default %(default)s)")
     parser.add_argument("--no-dfl", action="store_true", help="regress box distances directly instead of with DFL")

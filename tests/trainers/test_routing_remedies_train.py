@@ -40,7 +40,7 @@ def test_router_warmup_fades_to_top_k_over_its_epochs(tmp_path):
 
 
 @pytest.mark.parametrize("model, option, message", [
-    ("yolo-pico", {"router_warmup": 1.0}, "--router-warmup 1.0: yolo-pico has no MoE layers"),
+    ("yolo-pico", {"router_warmup": 0.5}, "--router-warmup 0.5: yolo-pico has no MoE layers"),
     ("yolo-pico", {"balance_loss": "cv2"}, "--balance-loss cv2: yolo-pico has no MoE layers"),
     ("xray-moe-pico", {"z_loss": 0.01}, "--z-loss 0.01: xray-moe-pico trains with Shazeer's importance"),
 ])
