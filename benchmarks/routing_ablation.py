@@ -26,8 +26,9 @@ from edge_moe.trainers import DEMO, PICO_10MIN, TrainConfig, train
 SCHEDULES = {"demo": DEMO, "pico": PICO_10MIN}
 # The digits set at each schedule's image counts (the synthetic set's are the schedule's own).
 DIGITS = {"demo": "digits:n=1000,val=100", "pico": "digits:n=1000,val=200"}
-PLAIN = {"router_input": "gap", "router_norm": False, "router_temperature": 1.0, "router_jitter": 0.0, "expert_dropout": 0.0, "bias_rate": 0.0}
-SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0}
+PLAIN = {"router_input": "gap", "router_norm": False, "router_temperature": 1.0, "router_jitter": 0.0, "expert_dropout": 0.0, "bias_rate": 0.0,
+         "bias_scores": "logits"}
+SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0, "router_warmup": 0.0}
 # variant -> (model, MoEConfig overrides, TrainConfig overrides). "baseline" is YOLO-Master's plain router.
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "baseline": ("esmoe-pico", PLAIN, SWITCH),
@@ -52,10 +53,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "gap+gmp+aux-free": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp", "bias_rate": 0.01}, {**SWITCH, "balance_loss": "none"}),
     "gap+gmp+T0.5+aux-free": ("esmoe-pico", {**PLAIN, "router_input": "gap+gmp", "router_temperature": 0.5, "bias_rate": 0.01},
                               {**SWITCH, "balance_loss": "none"}),
-    "router-warmup-1": ("esmoe-pico", {}, {"router_warmup": 1.0}),
-    "router-warmup-2": ("esmoe-pico", {}, {"router_warmup": 2.0}),
-    "shared-init": ("esmoe-pico", {"expert_init": "shared"}, {}),
-    "shared-init+warmup-1": ("esmoe-pico", {"expert_init": "shared"}, {"router_warmup": 1.0}),
+    "router-warmup-1": ("esmoe-pico", {"bias_scores": "logits"}, {"router_warmup": 1.0}),
+    "router-warmup-2": ("esmoe-pico", {"bias_scores": "logits"}, {"router_warmup": 2.0}),
+    "shared-init": ("esmoe-pico", {"bias_scores": "logits", "expert_init": "shared"}, {"router_warmup": 0.0}),
+    "shared-init+warmup-1": ("esmoe-pico", {"bias_scores": "logits", "expert_init": "shared"}, {"router_warmup": 1.0}),
+    "warmup-1+standardised-bias": ("esmoe-pico", {"bias_scores": "standardised"}, {"router_warmup": 1.0}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

@@ -32,6 +32,7 @@ def check_imgsz(imgsz: Any, largest_stride: int = max(STRIDES), name: str = "img
 
 
 EXPERT_INITS = ("independent", "shared")
+BIAS_SCORES = ("standardised", "logits")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class MoEConfig:
     router_jitter: float = 0.0  # selection noise std while training
     expert_dropout: float = 0.0  # chance of hiding an expert from the selection while training
     bias_rate: float = 0.0  # > 0: auxiliary-loss-free balancing bias, moved this much per step
+    bias_scores: str = "standardised"  # what the bias is added to: standardised logits | logits (checkpoints before 2026-11-24)
     expert_init: str = "independent"  # independent | shared: every expert starts as the same function (upcycling-like)
 
     def __post_init__(self) -> None:
@@ -78,6 +80,8 @@ class MoEConfig:
         for name in ("router_jitter", "bias_rate"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"moe.{name} must be >= 0, got {getattr(self, name)}")
+        if self.bias_scores not in BIAS_SCORES:
+            raise ConfigError(f"moe.bias_scores must be one of {', '.join(BIAS_SCORES)}, got {self.bias_scores!r}")
         if self.expert_init not in EXPERT_INITS:
             raise ConfigError(f"moe.expert_init must be one of {', '.join(EXPERT_INITS)}, got {self.expert_init!r}")
         if not 0 <= self.expert_dropout < 1:
@@ -131,5 +135,6 @@ class DetectorConfig:
         tuples = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}
         data.update(tuples)
         if moe is not None:
+            moe = {"bias_scores": "logits", **moe}  # saved before the field existed: the bias went on the logits
             moe = MoEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in moe.items()})
         return cls(moe=moe, **data)

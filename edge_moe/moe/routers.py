@@ -20,14 +20,18 @@ class ImageRouter(nn.Module):
     logits (below 1 the router commits to its choice); ``jitter`` (Gaussian noise std) and
     ``expert_dropout`` (probability of hiding an expert) perturb which experts are selected while
     training only; ``bias_rate`` > 0 adds DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer
-    added to the selection scores only (:func:`edge_moe.moe.update_selection_bias` moves it).
+    added to the selection scores only (:func:`edge_moe.moe.update_selection_bias` moves it). ``bias_scores``
+    says to what: ``standardised`` logits (zero mean, unit std per image: a scale the router cannot grow, like
+    DeepSeek-V3's bounded sigmoid affinities, without the softmax squeezing the unlikely experts together) or
+    ``logits`` (unbounded: in a 25-epoch run the logits outgrew biases of +-15 and an expert stayed dead; kept for
+    checkpoints trained that way).
     Everything that acts in eval is inside ``forward``, so exported graphs route like torch eval.
 
     Returns ``(B, E)`` logits, or ``(logits, selection scores)`` when the selection differs from the logits.
     """
 
     def __init__(self, channels: int, num_experts: int, pool: str = "gap", temperature: float = 1.0, jitter: float = 0.0,
-                 expert_dropout: float = 0.0, bias_rate: float = 0.0, norm: bool = False):
+                 expert_dropout: float = 0.0, bias_rate: float = 0.0, norm: bool = False, bias_scores: str = "standardised"):
         super().__init__()
         self.pool, pooled = router_input(pool, channels)
         self.norm = BatchStandardize(pooled) if norm else nn.Identity()
@@ -39,6 +43,7 @@ class ImageRouter(nn.Module):
         self.jitter = jitter
         self.expert_dropout = expert_dropout
         self.bias_rate = bias_rate
+        self.bias_scores = bias_scores
         if bias_rate > 0:
             self.register_buffer("selection_bias", torch.zeros(num_experts))
 
@@ -48,10 +53,18 @@ class ImageRouter(nn.Module):
             logits = logits / self.temperature
         selection = logits
         if self.bias_rate > 0:
-            selection = selection + self.selection_bias
+            scores = standardised(logits) if self.bias_scores == "standardised" else logits  # (B, E)
+            selection = scores + self.selection_bias
         if self.training:
             selection = perturb_selection(selection, self.jitter, self.expert_dropout)
         return logits if selection is logits else (logits, selection)
+
+
+def standardised(logits: Tensor) -> Tensor:
+    """(B, E) logits shifted and scaled to zero mean and unit std per image: the same order and relative gaps, on a
+    scale the router cannot grow."""
+    centred = logits - logits.mean(dim=-1, keepdim=True)
+    return centred / (centred.pow(2).mean(dim=-1, keepdim=True) + 1e-6).sqrt()
 
 
 def perturb_selection(scores: Tensor, jitter: float, dropout: float) -> Tensor:

@@ -97,9 +97,10 @@ def test_bias_update_moves_load_from_busy_to_idle_experts():
     torch.testing.assert_close(router.selection_bias, torch.tensor([-0.05, -0.05, 0.05, 0.05]))
 
 
-def test_bias_balancing_balances_a_skewed_router_without_a_loss():
+@pytest.mark.parametrize("scores", ["standardised", "logits"])
+def test_bias_balancing_balances_a_skewed_router_without_a_loss(scores):
     torch.manual_seed(0)
-    router = ImageRouter(8, 4, bias_rate=0.02)
+    router = ImageRouter(8, 4, bias_rate=0.02, bias_scores=scores)
     layer = _layer(router)
     with torch.no_grad():
         router.logits.bias.copy_(torch.tensor([2.0, 1.0, -1.0, -2.0]))  # a strong preference for experts 0, 1
@@ -121,7 +122,7 @@ def test_balance_loss_recipes():
 
 
 @pytest.mark.parametrize("field, value", [("router_input", "gmp"), ("router_temperature", 0.0), ("router_jitter", -1.0),
-                                          ("expert_dropout", 1.0), ("bias_rate", -0.1)])
+                                          ("expert_dropout", 1.0), ("bias_rate", -0.1), ("bias_scores", "probs")])
 def test_bad_remedy_values_name_the_field(field, value):
     with pytest.raises(ConfigError, match=f"moe.{field}"):
         MoEConfig(**{field: value})
@@ -165,3 +166,26 @@ def test_shared_expert_init_starts_every_expert_as_the_same_function(expert_type
         assert not torch.allclose(independent[1].eval()(x), independent[0].eval()(x))
     with pytest.raises(ConfigError, match="moe.expert_init"):
         MoEConfig(expert_init="copied")
+
+
+def test_standardised_scores_bound_the_bias_whatever_the_logit_scale():
+    torch.manual_seed(0)
+    router = ImageRouter(8, 4, bias_rate=0.01).eval()
+    x = torch.randn(5, 8, 4, 4)
+    logits, selection = router(x)
+    torch.testing.assert_close(selection.mean(-1), torch.zeros(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(selection.std(-1, unbiased=False), torch.ones(5), atol=1e-3, rtol=0)
+    with torch.no_grad():
+        router.logits.weight.mul_(100)  # a router whose logits grew 100x...
+        router.logits.bias.mul_(100)
+    torch.testing.assert_close(router(x)[1], selection, atol=1e-3, rtol=0)  # ...selects on the same scores: the bias keeps its grip
+    assert logits.argsort(-1).equal(selection.argsort(-1))  # same order as the logits
+
+
+def test_checkpoints_from_before_bias_scores_keep_biasing_the_logits():
+    from edge_moe.models.config import DetectorConfig
+
+    saved = create_model("esmoe-pico", moe={"bias_rate": 0.01}).config.to_dict()
+    assert saved["moe"]["bias_scores"] == "standardised"
+    del saved["moe"]["bias_scores"]  # a config written before the field existed
+    assert DetectorConfig.from_dict(saved).moe.bias_scores == "logits"
