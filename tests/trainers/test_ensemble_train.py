@@ -81,3 +81,11 @@ def test_val_top_k_on_a_dense_checkpoint_is_one_line(experts, capsys):
     assert main(["val", "--weights", experts[0], "--data", DATA, "--top-k", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--top-k 1: top_k applies to MoE models only" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("flag", [["--balance-loss", "cv2"], ["--z-loss", "0.01"], ["--router-warmup", "0"]])
+def test_router_options_the_ensemble_ignores_are_refused(flag, experts, tmp_path, capsys):
+    assert _train(experts, tmp_path / "run", *flag) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{flag[0]} " in err and "yolo-moe-pico brings its own MoE loss and runs every expert" in err, err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "run" / "weights").exists()
