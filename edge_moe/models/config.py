@@ -60,6 +60,7 @@ class MoEConfig:
     bias_rate: float = 0.0  # > 0: auxiliary-loss-free balancing bias, moved this much per step
     bias_scores: str = "standardised"  # what the bias is added to: standardised logits | logits (checkpoints before 2026-11-24)
     expert_init: str = "independent"  # independent | shared: every expert starts as the same function (upcycling-like)
+    weight_floor: float = 0.0  # > 0: a selected expert's probability is raised to at least this before the top-K renormalisation
 
     def __post_init__(self) -> None:
         _positive("moe.experts", self.experts)
@@ -84,6 +85,8 @@ class MoEConfig:
             raise ConfigError(f"moe.bias_scores must be one of {', '.join(BIAS_SCORES)}, got {self.bias_scores!r}")
         if self.expert_init not in EXPERT_INITS:
             raise ConfigError(f"moe.expert_init must be one of {', '.join(EXPERT_INITS)}, got {self.expert_init!r}")
+        if not 0 <= self.weight_floor <= 1:
+            raise ConfigError(f"moe.weight_floor must be in [0, 1], got {self.weight_floor}")
         if not 0 <= self.expert_dropout < 1:
             raise ConfigError(f"moe.expert_dropout must be in [0, 1), got {self.expert_dropout}")
 

@@ -62,6 +62,7 @@ def esmoe_block(channels: int, cfg: MoEConfig) -> nn.Module:
         cfg.top_k,
         post=_post(channels),
         residual=True,
+        weight_floor=cfg.weight_floor,
     )
 
 

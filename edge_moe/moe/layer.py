@@ -40,6 +40,7 @@ class MoELayer(nn.Module):
         top_k: int,
         post: Optional[nn.Module] = None,
         residual: bool = False,
+        weight_floor: float = 0.0,
     ):
         super().__init__()
         if not 1 <= top_k <= len(experts):
@@ -49,6 +50,7 @@ class MoELayer(nn.Module):
         self.top_k = top_k
         self.post = post if post is not None else nn.Identity()
         self.residual = residual
+        self.weight_floor = weight_floor  # selected experts' probabilities are raised to this before renormalising
         self.name = "moe"  # replaced by the model with its qualified module name
         self.execution: Execution = "auto"
         self.warmup_share = 0.0  # share of the full softmax blended into the dense weights (router warm-up)
@@ -67,7 +69,7 @@ class MoELayer(nn.Module):
         selection = None
         if isinstance(logits, tuple):  # (logits, selection scores): the router biases or perturbs the choice
             logits, selection = logits
-        probs, ids, weights = top_k_route(logits, top_k or self.top_k, selection_logits=selection)
+        probs, ids, weights = top_k_route(logits, top_k or self.top_k, selection_logits=selection, floor=self.weight_floor)
         return Routing(self.name, logits, probs, ids, weights)
 
     def mix(self, x: Tensor, routing: Routing) -> Tensor:

@@ -41,11 +41,14 @@ class Routing:
         return torch.zeros_like(self.probs).scatter(1, self.ids, self.weights)
 
 
-def top_k_route(logits: Tensor, k: int, selection_logits: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+def top_k_route(logits: Tensor, k: int, selection_logits: Optional[Tensor] = None, floor: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """Selects the top-``k`` experts per row and renormalises their probabilities.
 
     ``selection_logits`` (noisy logits while training noisy gating) choose the experts; the weights
-    are always taken from ``logits``' own softmax so that gradients reach the router.
+    are always taken from ``logits``' own softmax so that gradients reach the router. ``floor`` > 0 raises
+    a selected expert's probability to at least ``floor`` before renormalising, so an expert the selection
+    scores chose is not run for a weight of ~0; the weights of any subset of slots, renormalised, are still
+    the weights of routing to that subset (the runtime's K' <= K mask stays exact).
     Returns ``(probs (B, E), ids (B, k), weights (B, k))``.
     """
     num_experts = logits.shape[-1]
@@ -55,5 +58,7 @@ def top_k_route(logits: Tensor, k: int, selection_logits: Optional[Tensor] = Non
     chooser = probs if selection_logits is None else selection_logits.float()
     ids = chooser.topk(k, dim=-1, sorted=True).indices  # (B, k)
     top = probs.gather(-1, ids)  # (B, k)
+    if floor > 0:
+        top = top.clamp(min=floor)
     weights = top / top.sum(dim=-1, keepdim=True)
     return probs, ids, weights

@@ -228,7 +228,7 @@ def test_routing_remedies_export_and_route_like_torch_eval(tmp_path):
     from edge_moe.moe import moe_layers
 
     torch.manual_seed(0)
-    remedies = {"router_input": "gap+gmp", "router_norm": True, "router_temperature": 0.5, "bias_rate": 0.01, "router_jitter": 0.5,
+    remedies = {"router_input": "gap+gmp", "router_norm": True, "router_temperature": 0.5, "bias_rate": 0.01, "router_jitter": 0.5, "weight_floor": 0.3,
                 "expert_dropout": 0.2}
     model = create_model("esmoe-pico", imgsz=IMGSZ, moe=remedies)
     for layer in moe_layers(model):

@@ -122,7 +122,7 @@ def test_balance_loss_recipes():
 
 
 @pytest.mark.parametrize("field, value", [("router_input", "gmp"), ("router_temperature", 0.0), ("router_jitter", -1.0),
-                                          ("expert_dropout", 1.0), ("bias_rate", -0.1), ("bias_scores", "probs")])
+                                          ("expert_dropout", 1.0), ("bias_rate", -0.1), ("bias_scores", "probs"), ("weight_floor", 1.5)])
 def test_bad_remedy_values_name_the_field(field, value):
     with pytest.raises(ConfigError, match=f"moe.{field}"):
         MoEConfig(**{field: value})

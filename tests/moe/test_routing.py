@@ -34,3 +34,16 @@ def test_dense_weights_scatter():
     routing = Routing("l", logits, probs, ids, weights)
     dense = routing.dense_weights()
     assert dense[0, 0] == 0 and torch.isclose(dense.sum(), torch.tensor(1.0))
+
+
+def test_weight_floor_keeps_a_chosen_expert_in_the_mix_and_k_prime_exact():
+    logits = torch.tensor([[6.0, 0.0, -1.0, 1.0]])
+    chooser = torch.tensor([[5.0, 0.0, 4.0, 3.0]])  # a bias-like choice of expert 2, which the softmax weighs ~0
+    probs, ids, plain = top_k_route(logits, 3, selection_logits=chooser)
+    _, _, floored = top_k_route(logits, 3, selection_logits=chooser, floor=0.2)
+    assert ids.tolist() == [[0, 2, 3]] and plain[0, 1] < 0.001
+    assert floored[0, 1] > 0.1 and torch.isclose(floored.sum(), torch.tensor(1.0))
+    torch.testing.assert_close(floored[0], torch.stack([probs[0, 0], torch.tensor(0.2), torch.tensor(0.2)]) / (probs[0, 0] + 0.4))
+    # the runtime keeps K' slots and renormalises them: the same as routing to K' with the floor
+    _, _, two = top_k_route(logits, 2, selection_logits=chooser, floor=0.2)
+    torch.testing.assert_close(floored[:, :2] / floored[:, :2].sum(-1, keepdim=True), two)
