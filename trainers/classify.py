@@ -52,6 +52,7 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
 
     from edge_moe.trainers.trainer import TrainResult
 
+    config.refuse_unused(ROUTER_TRAINING, "trains with Shazeer's importance + load losses (--moe-coef) and no router warm-up")
     seed_everything(config.seed)
     data = load_image_folders(config.data)
     names = data.names
@@ -65,7 +66,6 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
-    config.refuse_unused(ROUTER_TRAINING, "trains with Shazeer's importance + load losses (--moe-coef) and no router warm-up")
     aux_weights = moe_loss_weights(config.moe_coef)
     dataset = ClassifyDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)

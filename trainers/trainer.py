@@ -127,13 +127,13 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     data = load_data(config.data)
     names = data.names
     model = _build_detector(config, names)
+    refuse_unused_router_options(config, model)
     model.to(device, memory_format=torch.channels_last)  # faster depthwise convs on CPU and GPU
     optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
     ema = ModelEMA(model, tau=config.ema_tau)
     start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
     ema.module.to(device)
     trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
-    refuse_unused_router_options(config, model)
     bias_balanced = any(getattr(layer.router, "bias_rate", 0.0) > 0 for layer in moe_layers(model))
     aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, config.z_loss, bias_balanced)
     criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), aux_weights)
