@@ -8,6 +8,7 @@ trains on do not depend on the number of processes.
 """
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 from dataclasses import dataclass
@@ -61,7 +62,10 @@ def join_world(device: str) -> tuple[World, str]:
 
 
 def leave_world(world: World) -> None:
+    """Destroys the process group while the interpreter is whole: DDP's reducer, kept alive by reference cycles, holds
+    the gloo group, and a group freed at interpreter exit can abort the process (SIGABRT from its worker threads)."""
     if world.distributed and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

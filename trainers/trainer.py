@@ -94,7 +94,9 @@ def train(config: Optional[TrainConfig] = None, resume: bool = False, progress: 
     world, device = join_world(resolve_device(config.device))
     try:
         with contextlib.nullcontext() if world.is_main else contextlib.redirect_stdout(open(os.devnull, "w")):
-            return _train_in_world(config, resume, progress and world.is_main, exist_ok, given, world, device)
+            result = _train_in_world(config, resume, progress and world.is_main, exist_ok, given, world, device)
+        broadcast_from_main(None, world)  # a barrier: no rank tears its process group down while rank 0 still works
+        return result
     finally:
         leave_world(world)
 
