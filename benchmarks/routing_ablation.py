@@ -1,7 +1,7 @@
 """Benchmark (not a test): the routing remedies, each trained with one schedule on the synthetic and the digits set.
 
     .venv/bin/python benchmarks/routing_ablation.py [--schedule demo|pico] [--variants baseline gap+gmp ...]
-        [--datasets synthetic digits] [--out runs/routing_ablation] [--collect]
+        [--datasets synthetic digits] [--seeds N] [--out runs/routing_ablation] [--collect]
 
 Per variant and dataset: mAP50-95 of best.pt (hard top-K), routing health at the end (warnings, mean
 router entropy and dead experts per MoE layer), the total-variation distance between the two scene
@@ -9,11 +9,15 @@ regimes' expert shares per layer, and the epoch-by-epoch expert usage. ``yolo-pi
 and ``esmoe-pico-e8`` (the capacity preset) train on the same schedule. A finished run's result.json is
 reused, so two processes can share the variants and a last call (same options) prints the whole table.
 Writes ``OUT/SCHEDULE/ablation.json``, ``ablation.md`` (the README table) and ``ablation.png``.
+With ``--seeds N`` every run is repeated with training seeds 0..N-1 (the data sets stay the same), and
+``seeds.md`` gives each variant's mean and spread: one seed's difference between two variants says little
+when seeds alone move mAP50-95 by as much.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,8 +69,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 }
 
 
+def run_folder(out: Path, dataset: str, variant: str, seed: int) -> Path:
+    """Where one run lives; seed 0 keeps the folder single-seed runs always used."""
+    folder = out / dataset / variant.split(" ")[0]
+    return folder if seed == 0 else folder.with_name(f"{folder.name}@seed{seed}")
+
+
 def run_variant(name: str, schedule: TrainConfig, data: str, out: Path) -> dict:
-    """Trains one variant (or reuses its finished result.json) and returns its row."""
+    """Trains one variant with ``schedule.seed`` (or reuses its finished result.json) and returns its row."""
     saved = out / "result.json"
     if saved.is_file():
         return json.loads(saved.read_text())
@@ -76,7 +86,7 @@ def run_variant(name: str, schedule: TrainConfig, data: str, out: Path) -> dict:
     metrics = result.metrics
     cost = measure(model_from_checkpoint(result.best_weights)[0], schedule.imgsz)
     row = {
-        "variant": name, "data": data, "model": model, "moe_options": moe_options, "train_options": overrides,
+        "variant": name, "data": data, "seed": schedule.seed, "model": model, "moe_options": moe_options, "train_options": overrides,
         "map50_95": metrics["map50_95"], "map50": metrics["map50"], "active_gflops": cost.active_flops / 1e9, "params_m": cost.params / 1e6,
         "warnings": metrics["routing_warnings"], "specialisation": metrics["specialisation"],
         "router_entropy": {u["layer"]: u["router_entropy"] for u in metrics["expert_usage"]},
@@ -133,6 +143,26 @@ def markdown_table(rows: dict[tuple[str, str], dict], variants: list[str], datas
     return "\n".join(lines) + "\n"
 
 
+def seed_table(runs: dict[tuple[str, str], list[dict]], variants: list[str], datasets: list[str]) -> str:
+    """Per variant and dataset over its seeds: mAP50-95 mean, standard deviation and each seed's, and how many
+    seeds ended with routing warnings or dead experts."""
+    lines = ["| variant | data | seeds | mAP50-95 mean | sd | per seed | seeds with warnings | dead experts per seed |",
+             "|---|---|---:|---:|---:|---|---:|---|"]
+    for v in variants:
+        for d in datasets:
+            cell = runs.get((v, d))
+            if not cell:
+                continue
+            maps = [row["map50_95"] for row in cell]
+            spread = statistics.stdev(maps) if len(maps) > 1 else 0.0
+            moe = bool(cell[0]["router_entropy"])
+            warned = sum(bool(row["warnings"]) for row in cell) if moe else "-"
+            dead = " / ".join(str(sum(len(x) for x in row["dead_experts"].values())) for row in cell) if moe else "-"
+            lines.append(f"| {v} | {d} | {len(cell)} | {statistics.mean(maps):.4f} | {spread:.4f} | "
+                         f"{' / '.join(f'{m:.4f}' for m in maps)} | {warned} | {dead} |")
+    return "\n".join(lines) + "\n"
+
+
 def least_share_by_epoch(row: dict) -> list[float]:
     """Per epoch, the smallest expert share over every MoE layer's experts (validation, hard top-K)."""
     return [min((v for k, v in epoch.items() if k.startswith("usage:")), default=0.0) for epoch in row["usage_by_epoch"]]
@@ -182,6 +212,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the schedule's epochs")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--datasets", nargs="+", default=["synthetic", "digits"], choices=["synthetic", "digits"])
+    parser.add_argument("--seeds", type=int, default=1, help="train every run with seeds 0..N-1 and tabulate their spread")
     parser.add_argument("--out", type=Path, default=Path("runs/routing_ablation"))
     parser.add_argument("--collect", action="store_true", help="train nothing: tabulate the runs already finished under --out")
     args = parser.parse_args()
@@ -190,23 +221,33 @@ def main() -> None:
         schedule = replace(schedule, epochs=args.epochs)
     label = f"{args.schedule}{'-' + str(args.epochs) if args.epochs else ''}"
     out = args.out / label
-    rows = {}
-    for variant in args.variants:
-        for dataset in args.datasets:
-            data = schedule.data if dataset == "synthetic" else DIGITS[args.schedule]
-            folder = out / dataset / variant.split(" ")[0]
-            if args.collect:
-                if (folder / "result.json").is_file():
-                    rows[(variant, dataset)] = json.loads((folder / "result.json").read_text())
-                continue
-            print(f"{variant} on {data} ({schedule.epochs} epochs) -> {folder}", flush=True)
-            rows[(variant, dataset)] = run_variant(variant, schedule, data, folder)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    runs: dict[tuple[str, str], list[dict]] = {}  # (variant, dataset) -> one row per seed
+    for seed in range(args.seeds):
+        for variant in args.variants:
+            for dataset in args.datasets:
+                data = schedule.data if dataset == "synthetic" else DIGITS[args.schedule]
+                folder = run_folder(out, dataset, variant, seed)
+                if args.collect:
+                    if (folder / "result.json").is_file():
+                        runs.setdefault((variant, dataset), []).append(json.loads((folder / "result.json").read_text()))
+                    continue
+                print(f"{variant} on {data} ({schedule.epochs} epochs, seed {seed}) -> {folder}", flush=True)
+                runs.setdefault((variant, dataset), []).append(run_variant(variant, replace(schedule, seed=seed), data, folder))
+    rows = {cell: seeds[0] for cell, seeds in runs.items()}  # the single-seed table and plot: seed 0 where it ran
     print_table(rows, args.variants, args.datasets)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps(list(rows.values()), indent=1))
+    (out / "ablation.json").write_text(json.dumps([row for seeds in runs.values() for row in seeds], indent=1))
     (out / "ablation.md").write_text(markdown_table(rows, args.variants, args.datasets))
     plot(rows, args.variants, args.datasets, out / "ablation.png")
-    print(f"\n{out / 'ablation.json'}, {out / 'ablation.md'}, {out / 'ablation.png'}")
+    written = [out / "ablation.json", out / "ablation.md", out / "ablation.png"]
+    if args.seeds > 1:
+        table = seed_table(runs, args.variants, args.datasets)
+        print("\n" + table)
+        (out / "seeds.md").write_text(table)
+        written.append(out / "seeds.md")
+    print("\n" + ", ".join(map(str, written)))
 
 
 if __name__ == "__main__":
