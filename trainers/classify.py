@@ -14,6 +14,7 @@ rank 0 alone validates, on the whole val set, while the others wait.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from edge_moe.checkpoint import model_from_checkpoint, save_checkpoint
+from edge_moe.checkpoint import model_from_checkpoint
 from edge_moe.data.classify_loader import ClassifyDataset
 from edge_moe.data.imagefolder import load_image_folders
 from edge_moe.errors import UserError
@@ -30,13 +31,12 @@ from edge_moe.models import create_model
 from edge_moe.moe import MoELossWeights, moe_aux_loss
 from edge_moe.trainers.classify_eval import ClassifyResult, evaluate_classifier, format_classify_result
 from edge_moe.trainers.config import ROUTER_TRAINING, TrainConfig
-from edge_moe.trainers.distributed import GlobalBatchSampler, World, summed_over_ranks, wrap_model
-from edge_moe.trainers.ema import ModelEMA
-from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr
-from edge_moe.trainers.plots import plot_history, write_csv
-from edge_moe.trainers.state import current_train_state, restore_train_state, seed_everything
+from edge_moe.trainers.distributed import GlobalBatchSampler, World, summed_over_ranks
+from edge_moe.trainers.optim import lr_factor, schedule_steps, set_lr
+from edge_moe.trainers.plots import plot_history
+from edge_moe.trainers.run import banner, save_epoch, start_run, weight_paths
+from edge_moe.trainers.state import seed_everything
 
-PLOT_EVERY = 5
 LOSSES = ("ce", "moe")
 METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro-F1"))
 
@@ -46,8 +46,7 @@ def moe_loss_weights(coef: float) -> MoELossWeights:
     return MoELossWeights(balance=0.0, importance=coef, load=coef, z=1e-3)
 
 
-def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path,
-                     progress: bool, world: World = World()):
+def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, out: Path, progress: bool, world: World = World()):
     from tqdm import tqdm
 
     from edge_moe.trainers.trainer import TrainResult
@@ -61,22 +60,15 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
     except ValueError as error:
         raise UserError(f"--model {config.model}: {error}") from None
     model.to(device)
-    optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
-    ema = ModelEMA(model, tau=config.ema_tau)
-    start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
-    ema.module.to(device)
-    trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
+    run = start_run(config, out, model, saved, device, world)
     aux_weights = moe_loss_weights(config.moe_coef)
     dataset = ClassifyDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)
     total_steps, warmup = schedule_steps(len(dataset), config.batch, config.epochs, config.warmup_epochs)
-    if world.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
-          f"{len(names)} classes) for {config.epochs} epochs at {config.imgsz}px, batch {config.batch}, {device}")
+    print(banner(config, data.spec, len(dataset), len(data.split("val")), len(names), device))
 
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(run.start_epoch, config.epochs):
         epoch_start = time.perf_counter()
         dataset.set_epoch(epoch)
         sampler.set_epoch(epoch)
@@ -85,17 +77,17 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
         sums = dict.fromkeys(LOSSES, 0.0)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
         for images, labels in bar:
-            lr = config.lr0 * lr_factor(iteration, total_steps, warmup, config.lrf)
-            set_lr(optimizer, lr)
-            logits, routings = trained(images.to(device).float() / 255.0)  # (B, C)
+            lr = config.lr0 * lr_factor(run.iteration, total_steps, warmup, config.lrf)
+            set_lr(run.optimizer, lr)
+            logits, routings = run.trained(images.to(device).float() / 255.0)  # (B, C)
             ce = F.cross_entropy(logits, labels.to(device))
             aux = moe_aux_loss(routings, aux_weights).to(ce.device)
-            optimizer.zero_grad(set_to_none=True)
+            run.optimizer.zero_grad(set_to_none=True)
             (ce + aux).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            optimizer.step()
-            ema.update(model)
-            iteration += 1
+            run.optimizer.step()
+            run.ema.update(model)
+            run.iteration += 1
             parts = {"ce": float(ce.detach()), "moe": float(aux.detach())}
             parts = {k: v / world.size for k, v in summed_over_ranks(parts, world).items()}  # means over equal shares
             for key in sums:
@@ -103,33 +95,25 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
             bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
         if not world.is_main:
             continue  # rank 0 validates and writes; the others wait in the next epoch's first step
-        result = evaluate_classifier(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 32), device=device, progress=progress)
+        result = evaluate_classifier(run.ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 32), device=device, progress=progress)
         row = _history_row(epoch, lr, {k: v / max(len(loader), 1) for k, v in sums.items()}, result, time.perf_counter() - epoch_start)
-        history.append(row)
         fitness = result.metrics["accuracy"] + 1e-3 * result.metrics["f1_macro"]
-        is_best = fitness > best_fitness
-        best_fitness = max(best_fitness, fitness)
-        train_state = current_train_state(epoch + 1, iteration, best_fitness, history, model, optimizer, ema)
-        meta = {"epoch": epoch + 1, "metrics": {k: float(result.metrics[k]) for k in ("accuracy", "f1_macro")}, "config": config.to_dict()}
-        save_checkpoint(last_path, ema.module, names, extra={"train": meta, "train_state": train_state})
-        if is_best:
-            save_checkpoint(best_path, ema.module, names, extra={"train": meta})
-        write_csv(history, out / "results.csv")
-        if (epoch + 1) % PLOT_EVERY == 0 or epoch + 1 == config.epochs:
-            plot_history(history, out, LOSSES, METRICS)
+        save_epoch(run, row, fitness, {k: float(result.metrics[k]) for k in ("accuracy", "f1_macro")}, names,
+                   partial(plot_history, losses=LOSSES, metrics=METRICS))
         tqdm.write(f"epoch {row['epoch']}/{config.epochs}  loss ce {row['ce']:.3f} moe {row['moe']:.3f}  |  "
                    f"accuracy {row['accuracy']:.4f} macro-F1 {row['f1_macro']:.4f}  ({row['seconds']:.0f} s)")
         for warning in result.warnings:
             tqdm.write(f"!!! ROUTING WARNING {warning}")
 
+    last_path, best_path = weight_paths(out)
     if not world.is_main:
-        return TrainResult(out, best_path, last_path, {}, history, time.perf_counter() - started)
+        return TrainResult(out, best_path, last_path, {}, run.history, time.perf_counter() - started)
     model, _ = model_from_checkpoint(best_path)
     result = evaluate_classifier(model.to(device), data.split("val"), config.imgsz, batch=max(config.batch, 32), device=device, progress=progress)
     plot_confusion_matrix(result.confusion, names, out / "confusion_matrix.png", f"{config.model}, {best_path.name} on val")
     print(format_classify_result(result, f"final validation of {best_path} (hard top-K):"))
     print(f"results: {out / 'results.csv'}, plots: {out}/*.png, weights: {best_path}, {last_path}")
-    return TrainResult(out, best_path, last_path, result.to_dict(), history, time.perf_counter() - started)
+    return TrainResult(out, best_path, last_path, result.to_dict(), run.history, time.perf_counter() - started)
 
 
 def _history_row(epoch: int, lr: float, losses: dict[str, float], result: ClassifyResult, seconds: float) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch.utils.data import DataLoader
 
-from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint
 from edge_moe.data import load_data
 from edge_moe.data.loader import TrainDataset, collate_train
 from edge_moe.errors import UserError
@@ -37,16 +37,13 @@ from edge_moe.moe import moe_layers, set_router_warmup, update_selection_bias
 from edge_moe.moe.losses import balance_loss_weights
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import ROUTER_TRAINING, TrainConfig
-from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks, wrap_model
-from edge_moe.trainers.ema import ModelEMA
+from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks
 from edge_moe.trainers.loss import DetectionLoss, LossGains
-from edge_moe.trainers.optim import build_optimizer, lr_factor, schedule_steps, set_lr, warmup_share
-from edge_moe.trainers.plots import plot_history, write_csv
-from edge_moe.trainers.state import current_train_state, restore_train_state, seed_everything
+from edge_moe.trainers.optim import lr_factor, schedule_steps, set_lr, warmup_share
+from edge_moe.trainers.plots import plot_history
+from edge_moe.trainers.run import banner, save_epoch, start_run, weight_paths
+from edge_moe.trainers.state import seed_everything
 from edge_moe.trainers.validator import EvalResult, evaluate, format_result
-
-
-PLOT_EVERY = 5  # epochs between PNG refreshes (plotting costs ~1 s on a 2-core CPU); always at the end
 
 
 @dataclass
@@ -105,7 +102,7 @@ def _train_in_world(config: TrainConfig, resume: bool, progress: bool, exist_ok:
                     device: str) -> TrainResult:
     out = broadcast_from_main(run_folder(Path(config.out), resume, exist_ok) if world.is_main else None, world)
     config = replace(config, out=str(out))
-    last_path, best_path = out / "weights" / "last.pt", out / "weights" / "best.pt"
+    last_path, _ = weight_paths(out)
     saved: Optional[dict] = None
     if resume:
         saved = _resume_state(last_path)
@@ -117,12 +114,11 @@ def _train_in_world(config: TrainConfig, resume: bool, progress: bool, exist_ok:
         if model_task(config.model) == "classify":
             from edge_moe.trainers.classify import train_classifier
 
-            return train_classifier(config, saved, device, out, last_path, best_path, progress, world)
-        return _train(config, saved, device, out, last_path, best_path, progress, world)
+            return train_classifier(config, saved, device, out, progress, world)
+        return _train(config, saved, device, out, progress, world)
 
 
-def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, last_path: Path, best_path: Path, progress: bool,
-           world: World = World()) -> TrainResult:
+def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, progress: bool, world: World = World()) -> TrainResult:
     from tqdm import tqdm
 
     seed_everything(config.seed)
@@ -131,11 +127,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     model = _build_detector(config, names)
     refuse_unused_router_options(config, model)
     model.to(device, memory_format=torch.channels_last)  # faster depthwise convs on CPU and GPU
-    optimizer = build_optimizer(model, config.optimizer, config.lr0, config.momentum, config.weight_decay, config.router_lr_mult)
-    ema = ModelEMA(model, tau=config.ema_tau)
-    start_epoch, iteration, best_fitness, history = restore_train_state(saved, model, optimizer, ema, last_path, config.epochs)
-    ema.module.to(device)
-    trained = wrap_model(model, world, device, config.sync_bn)  # what runs forward/backward: DDP in a distributed run
+    run = start_run(config, out, model, saved, device, world)
     bias_balanced = any(getattr(layer.router, "bias_rate", 0.0) > 0 for layer in moe_layers(model))
     aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, config.z_loss, bias_balanced)
     criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), aux_weights)
@@ -145,13 +137,10 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
     router_warmup = round(config.router_warmup * len(sampler))  # iterations
     use_amp = config.amp and device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    if world.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    print(f"training {config.model} on {data.spec} ({len(dataset)} train / {len(data.split('val'))} val images, "
-          f"{len(names)} classes) for {config.epochs} epochs at {config.imgsz}px, batch {config.batch}, {device}")
+    print(banner(config, data.spec, len(dataset), len(data.split("val")), len(names), device))
 
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(run.start_epoch, config.epochs):
         epoch_start = time.perf_counter()
         dataset.set_epoch(epoch, mosaic_on=epoch < config.epochs - config.close_mosaic)
         sampler.set_epoch(epoch)
@@ -160,47 +149,36 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, l
         sums = {"box": 0.0, "cls": 0.0, "dfl": 0.0, "moe": 0.0}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
         for images, targets in bar:
-            lr = config.lr0 * lr_factor(iteration, total_steps, warmup, config.lrf)
-            set_lr(optimizer, lr)
-            set_router_warmup(model, warmup_share(iteration, router_warmup))
+            lr = config.lr0 * lr_factor(run.iteration, total_steps, warmup, config.lrf)
+            set_lr(run.optimizer, lr)
+            set_router_warmup(model, warmup_share(run.iteration, router_warmup))
             x = images.to(device, non_blocking=True, memory_format=torch.channels_last).float() / 255.0  # (B, 3, S, S)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                outputs, routings = trained(x)
+                outputs, routings = run.trained(x)
             loss, parts = criterion(outputs, routings, targets.to(device))
             parts = summed_over_ranks(parts, world)
-            optimizer.zero_grad(set_to_none=True)
+            run.optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss * world.size).backward()  # DDP averages the ranks' gradients; the global loss is the sum of shares
-            scaler.unscale_(optimizer)
+            scaler.unscale_(run.optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            scaler.step(optimizer)
+            scaler.step(run.optimizer)
             scaler.update()
             update_selection_bias(model, routings)
-            ema.update(model)
-            iteration += 1
+            run.ema.update(model)
+            run.iteration += 1
             for key in sums:
                 sums[key] += parts[key]
             bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
         steps = max(len(loader), 1)
-        result = evaluate(ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress,
+        result = evaluate(run.ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress,
                           world=world)
         if not world.is_main:
             continue  # rank 0 scored the predictions of every rank and writes; the others wait in the next epoch's first step
         row = _history_row(epoch, lr, {k: v / steps for k, v in sums.items()}, result, time.perf_counter() - epoch_start)
-        history.append(row)
-        fitness = _fitness(result.metrics)
-        is_best = fitness > best_fitness
-        best_fitness = max(best_fitness, fitness)
-        train_state = current_train_state(epoch + 1, iteration, best_fitness, history, model, optimizer, ema)
-        meta = {"epoch": epoch + 1, "metrics": {k: float(v) for k, v in result.metrics.items()}, "config": config.to_dict()}
-        save_checkpoint(last_path, ema.module, names, extra={"train": meta, "train_state": train_state})
-        if is_best:
-            save_checkpoint(best_path, ema.module, names, extra={"train": meta})
-        write_csv(history, out / "results.csv")
-        if (epoch + 1) % PLOT_EVERY == 0 or epoch + 1 == config.epochs:
-            plot_history(history, out)
+        save_epoch(run, row, _fitness(result.metrics), {k: float(v) for k, v in result.metrics.items()}, names, plot_history)
         _report_epoch(row, result, config.epochs)
 
-    return _finish(config, data, out, best_path, last_path, history, time.perf_counter() - started, progress, world, device)
+    return _finish(config, data, out, run.history, time.perf_counter() - started, progress, world, device)
 
 
 def _build_detector(config: TrainConfig, names: list[str]) -> torch.nn.Module:
@@ -302,11 +280,11 @@ def _report_epoch(row: dict, result: EvalResult, epochs: int) -> None:
         tqdm.write("\n".join([banner, *(f"!!! ROUTING WARNING {w}" for w in result.warnings), banner]))
 
 
-def _finish(config: TrainConfig, data, out: Path, best_path: Path, last_path: Path, history: list[dict], wall: float, progress: bool,
-            world: World, device: str) -> TrainResult:
+def _finish(config: TrainConfig, data, out: Path, history: list[dict], wall: float, progress: bool, world: World, device: str) -> TrainResult:
     """Validates best.pt as it will be shipped (rebuilt from the file, hard top-K) and prints it (every rank predicts
     its share of the val set; rank 0 scores and prints, the others return no metrics)."""
     broadcast_from_main(None, world)  # a barrier: rank 0 has written best.pt
+    last_path, best_path = weight_paths(out)
     model, _ = model_from_checkpoint(best_path)
     model.to(device)
     result = evaluate(model, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress, world=world)
