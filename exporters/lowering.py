@@ -8,7 +8,7 @@ box decoding, a classifier's softmax).
 
 - sparse (segmented): segments + one graph per expert; the runtime's plan runs the K experts the
   router chose and feeds their outputs (``y0..y{K-1}``) and weights into the next segment, which
-  does the weighted combine, the post-activation and the residual in-graph.
+  does the weighted combine (with any shared, always-on experts), the post-activation and the residual in-graph.
 - dense: the same segments composed with all experts computed and weights masked to the top-K,
   in one graph.
 
@@ -107,6 +107,7 @@ def finish_moe(layer: MoELayer, named: dict[str, Tensor], combine: Combine) -> T
         for k in range(layer.top_k):
             y = named[names.slot(layer.name, k)]  # (B, ...) any rank
             mixed = mixed + y * per_row(weights[:, k], y)
+        mixed = layer.with_shared(x, mixed)  # shared experts run in this segment, on the layer input it receives
     y = layer.post(mixed)
     return x + y if layer.residual else y
 

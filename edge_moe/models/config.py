@@ -61,6 +61,7 @@ class MoEConfig:
     bias_scores: str = "standardised"  # what the bias is added to: standardised logits | logits (checkpoints before 2026-11-24)
     expert_init: str = "independent"  # independent | shared: every expert starts as the same function (upcycling-like)
     weight_floor: float = 0.0  # > 0: a selected expert's probability is raised to at least this before the top-K renormalisation
+    shared_experts: int = 0  # always-on experts next to the routed ones (DeepSeekMoE), kernel sizes cycled like the routed
 
     def __post_init__(self) -> None:
         _positive("moe.experts", self.experts)
@@ -85,6 +86,8 @@ class MoEConfig:
             raise ConfigError(f"moe.bias_scores must be one of {', '.join(BIAS_SCORES)}, got {self.bias_scores!r}")
         if self.expert_init not in EXPERT_INITS:
             raise ConfigError(f"moe.expert_init must be one of {', '.join(EXPERT_INITS)}, got {self.expert_init!r}")
+        if not isinstance(self.shared_experts, int) or isinstance(self.shared_experts, bool) or self.shared_experts < 0:
+            raise ConfigError(f"moe.shared_experts must be an integer >= 0, got {self.shared_experts!r}")
         if not 0 <= self.weight_floor <= 1:
             raise ConfigError(f"moe.weight_floor must be in [0, 1], got {self.weight_floor}")
         if not 0 <= self.expert_dropout < 1:

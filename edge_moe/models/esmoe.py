@@ -1,7 +1,8 @@
 """ES-MoE blocks from YOLO-Master (arXiv 2512.23273): efficient sparse MoE in the detector backbone.
 
 Each block holds E experts (depthwise-separable convs of kernel sizes 3/5/7/9, or full bottlenecks
-for the capacity preset), a per-image router, and outputs ``x + SiLU(BN(sum_k w_k * expert_k(x)))``.
+for the capacity preset), a per-image router, and outputs ``x + SiLU(BN(sum_k w_k * expert_k(x)))``;
+with ``moe.shared_experts`` S > 0 the mixture is averaged with S always-on experts.
 The dense variant is the equal-compute baseline: the first K experts, always on, equal weights.
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ def esmoe_block(channels: int, cfg: MoEConfig) -> nn.Module:
         post=_post(channels),
         residual=True,
         weight_floor=cfg.weight_floor,
+        shared=build_experts(channels, cfg, cfg.shared_experts) if cfg.shared_experts else None,
     )
 
 

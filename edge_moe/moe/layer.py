@@ -8,6 +8,8 @@ Execution modes:
 Router warm-up (dense-to-sparse training, :func:`set_router_warmup`) blends the full softmax into the
 dense weights for the first steps, so every expert learns from every image before routing turns hard.
 Both compute ``sum_k weights[:, k] * expert[ids[:, k]](x)``, so they agree to float precision.
+Shared experts (DeepSeekMoE's shared-expert isolation) run on every image next to the routed ones and are
+averaged with the routed mixture as if it were one more expert.
 Switch modes with the :func:`moe_execution` context manager, never with a global flag.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ class MoELayer(nn.Module):
     :class:`~edge_moe.moe.NoisyTopKGate`) to a :class:`Routing`. ``post`` is applied to the mixture
     (e.g. BN + SiLU). Expert outputs may have any rank: the weights broadcast over ``(B, ...)``.
     ``forward`` returns ``(y, routing)``: routing is explicit, never kept in module state.
+    ``shared`` experts always run: the mixture is ``(sum_s shared_s(x) + routed) / (S + 1)`` (:meth:`with_shared`).
     """
 
     def __init__(
@@ -41,11 +44,13 @@ class MoELayer(nn.Module):
         post: Optional[nn.Module] = None,
         residual: bool = False,
         weight_floor: float = 0.0,
+        shared: Optional[list[nn.Module]] = None,
     ):
         super().__init__()
         if not 1 <= top_k <= len(experts):
             raise ValueError(f"top_k must be in [1, {len(experts)}] (number of experts), got {top_k}")
         self.experts = nn.ModuleList(experts)
+        self.shared = nn.ModuleList(shared or [])  # always on, outside the routing (and outside the expert graphs)
         self.router = router
         self.top_k = top_k
         self.post = post if post is not None else nn.Identity()
@@ -73,7 +78,7 @@ class MoELayer(nn.Module):
         return Routing(self.name, logits, probs, ids, weights)
 
     def mix(self, x: Tensor, routing: Routing) -> Tensor:
-        """Runs the experts the routing selects and returns the weighted sum (before ``post``)."""
+        """Runs the experts the routing selects (and the shared ones) and returns their mixture (before ``post``)."""
         mode = self.execution
         if mode == "auto":
             mode = "dense" if self.training else "sparse"
@@ -81,8 +86,14 @@ class MoELayer(nn.Module):
             weights = routing.dense_weights()  # (B, E)
             if self.warmup_share > 0:
                 weights = (1 - self.warmup_share) * weights + self.warmup_share * routing.probs
-            return self._mix_dense(x, weights)
-        return self._mix_sparse(x, routing.ids, routing.weights)
+            return self.with_shared(x, self._mix_dense(x, weights))
+        return self.with_shared(x, self._mix_sparse(x, routing.ids, routing.weights))
+
+    def with_shared(self, x: Tensor, routed: Tensor) -> Tensor:
+        """The routed mixture averaged with the shared experts' outputs; the routed mixture itself without any."""
+        if not self.shared:
+            return routed
+        return (sum(expert(x) for expert in self.shared) + routed) / (len(self.shared) + 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Routing]:
         routing = self.route(x)

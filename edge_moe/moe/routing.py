@@ -60,5 +60,8 @@ def top_k_route(logits: Tensor, k: int, selection_logits: Optional[Tensor] = Non
     top = probs.gather(-1, ids)  # (B, k)
     if floor > 0:
         top = top.clamp(min=floor)
-    weights = top / top.sum(dim=-1, keepdim=True)
+    # One expert: the renormalised weight is constantly 1 and would carry no gradient. Holding the denominator
+    # constant keeps the value 1 and lets the task loss reach the router (d weight / d logits = onehot - probs).
+    total = top.sum(dim=-1, keepdim=True)
+    weights = top / (total.detach() if k == 1 else total)
     return probs, ids, weights

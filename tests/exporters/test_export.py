@@ -239,3 +239,20 @@ def test_routing_remedies_export_and_route_like_torch_eval(tmp_path):
     for key in ("sparse", "dense", "sparse_vs_dense"):
         assert report.parity[key]["routing_ids_identical"], key
         assert report.parity[key]["boxes_max_norm_diff"] <= 1e-4, key
+
+
+def test_shared_experts_run_in_the_segment_graphs_and_export_like_torch_eval(tmp_path):
+    """A shared expert is no expert graph: the segment after the layer runs it on the layer input it receives (the
+    parity with torch eval fails if a graph leaves it out)."""
+    import torch
+
+    from edge_moe.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("esmoe-pico", imgsz=IMGSZ, moe={"shared_experts": 1, "top_k": 1})
+    report = export_with_report(model.eval(), tmp_path / "sparse", imgsz=IMGSZ, routing="sparse", parity_count=2, other_out=tmp_path / "dense")
+    for key in ("sparse", "dense", "sparse_vs_dense"):
+        assert report.parity[key]["routing_ids_identical"], key
+        assert report.parity[key]["boxes_max_norm_diff"] <= 1e-4, key
+    graphs = sorted(p.name for p in (tmp_path / "sparse" / "graphs").glob("*.expert*.onnx"))
+    assert len(graphs) == 4 * 4  # four routed experts in each of p2..p5, no graph for the shared ones

@@ -122,7 +122,8 @@ def test_balance_loss_recipes():
 
 
 @pytest.mark.parametrize("field, value", [("router_input", "gmp"), ("router_temperature", 0.0), ("router_jitter", -1.0),
-                                          ("expert_dropout", 1.0), ("bias_rate", -0.1), ("bias_scores", "probs"), ("weight_floor", 1.5)])
+                                          ("expert_dropout", 1.0), ("bias_rate", -0.1), ("bias_scores", "probs"), ("weight_floor", 1.5),
+                                          ("shared_experts", -1)])
 def test_bad_remedy_values_name_the_field(field, value):
     with pytest.raises(ConfigError, match=f"moe.{field}"):
         MoEConfig(**{field: value})
@@ -189,3 +190,21 @@ def test_checkpoints_from_before_bias_scores_keep_biasing_the_logits():
     assert saved["moe"]["bias_scores"] == "standardised"
     del saved["moe"]["bias_scores"]  # a config written before the field existed
     assert DetectorConfig.from_dict(saved).moe.bias_scores == "logits"
+
+
+def test_shared_experts_always_run_and_top_1_routing_still_trains_the_router():
+    torch.manual_seed(0)
+    router = ImageRouter(8, 4)
+    shared = nn.Conv2d(8, 8, 1)
+    layer = MoELayer([nn.Conv2d(8, 8, 1) for _ in range(4)], router, top_k=1, shared=[shared])
+    x = torch.randn(3, 8, 5, 5)
+    routing = layer.route(x)
+    assert torch.equal(routing.weights, torch.ones(3, 1))  # one routed expert: its renormalised weight is 1
+    chosen = torch.stack([layer.experts[int(e)](x[i : i + 1])[0] for i, e in enumerate(routing.ids[:, 0])])
+    expect = (shared(x) + chosen) / 2  # the routed mixture averaged with the shared expert, as the dense twin averages
+    layer.eval()
+    torch.testing.assert_close(layer.mix(x, routing), expect)
+    layer.train()
+    torch.testing.assert_close(layer.mix(x, routing), expect)
+    layer.mix(x, layer.route(x)).square().mean().backward()
+    assert router.logits.weight.grad is not None and router.logits.weight.grad.abs().sum() > 0
