@@ -57,13 +57,13 @@ def top_k_route(logits: Tensor, k: int, selection_logits: Optional[Tensor] = Non
     probs = logits.float().softmax(dim=-1)  # (B, E), router maths stays in FP32
     chooser = probs if selection_logits is None else selection_logits.float()
     ids = chooser.topk(k, dim=-1, sorted=True).indices  # (B, k)
-    if k == 1:
-        # One expert: its renormalised weight is constantly 1 and would carry no gradient. exp(log p - stop_grad(log p))
-        # is 1 too and lets the task loss reach the router (d weight / d logits = onehot - probs); in log space, so a
-        # chosen probability that underflows to 0 cannot make the gradient inf * 0.
-        log_top = logits.float().log_softmax(dim=-1).gather(-1, ids)  # (B, 1)
-        return probs, ids, torch.exp(log_top - log_top.detach())
     top = probs.gather(-1, ids)  # (B, k)
+    if k == 1:
+        # One expert: its renormalised weight is constantly 1 and would carry no gradient. 1 + p - stop_grad(p) is 1 too,
+        # with the Switch Transformer's gradient (that of p * expert): the task loss reaches the router, damped by p
+        # where the selection scores chose an expert the softmax does not want (an undamped one-hot - probs gradient
+        # grew such routers' logits without bound).
+        return probs, ids, 1 + top - top.detach()
     if floor > 0:
         top = top.clamp(min=floor)
     weights = top / top.sum(dim=-1, keepdim=True)
