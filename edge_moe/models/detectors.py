@@ -76,6 +76,13 @@ def esmoe_pico_e8(**kw: Any) -> MoEDetector:
     return _create_detector("esmoe-pico-e8", PICO, capacity, **kw)
 
 
+@register_model("esmoe-pico-shared")
+def esmoe_pico_shared(**kw: Any) -> MoEDetector:
+    """esmoe-pico with a shared expert: one always-on expert (kernel 3) next to K=1 of its 4 routed experts (3/5/7/9)."""
+    shared = replace(ES_MOE, shared_experts=1, top_k=1)
+    return _create_detector("esmoe-pico-shared", PICO, shared, **kw)
+
+
 @register_model("yolo-pico")
 def yolo_pico(**kw: Any) -> MoEDetector:
     """Dense baseline of esmoe-pico: its ES-MoE blocks with K experts always on."""

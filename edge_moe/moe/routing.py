@@ -63,7 +63,7 @@ def top_k_route(logits: Tensor, k: int, selection_logits: Optional[Tensor] = Non
         # with the Switch Transformer's gradient (that of p * expert): the task loss reaches the router, damped by p
         # where the selection scores chose an expert the softmax does not want (an undamped one-hot - probs gradient
         # grew such routers' logits without bound).
-        return probs, ids, 1 + top - top.detach()
+        return probs, ids, (top - top.detach()) + 1  # exactly 1: p - p is 0 before the 1 is added
     if floor > 0:
         top = top.clamp(min=floor)
     weights = top / top.sum(dim=-1, keepdim=True)
