@@ -65,6 +65,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "weight-floor-0.25": ("esmoe-pico", {"bias_scores": "standardised", "weight_floor": 0.25}, {"router_warmup": 1.0}),
     # = the esmoe-pico-shared preset
     "shared-expert": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
+    "shared-expert-e8": ("esmoe-pico-e8", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),
