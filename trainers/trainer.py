@@ -276,8 +276,8 @@ def _report_epoch(row: dict, result: EvalResult, epochs: int) -> None:
     for usage in result.usage:
         tqdm.write(f"    {usage.layer:<18} " + " ".join(f"{s:4.0%}" for s in usage.share) + f"  entropy {usage.entropy:.2f}")
     if result.warnings:
-        banner = "!" * 100
-        tqdm.write("\n".join([banner, *(f"!!! ROUTING WARNING {w}" for w in result.warnings), banner]))
+        rule = "!" * 100
+        tqdm.write("\n".join([rule, *(f"!!! ROUTING WARNING {w}" for w in result.warnings), rule]))
 
 
 def _finish(config: TrainConfig, data, out: Path, history: list[dict], wall: float, progress: bool, world: World, device: str) -> TrainResult:
