@@ -8,6 +8,7 @@ from edge_moe.moe.losses import (
     load_balance_loss,
     load_loss,
     moe_aux_loss,
+    mutual_information_loss,
     router_z_loss,
 )
 from edge_moe.moe.routers import ImageRouter, NoisyTopKGate
@@ -26,6 +27,7 @@ __all__ = [
     "moe_aux_loss",
     "moe_execution",
     "moe_layers",
+    "mutual_information_loss",
     "router_z_loss",
     "set_router_warmup",
     "top_k_route",

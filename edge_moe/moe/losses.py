@@ -1,6 +1,7 @@
 """Auxiliary MoE losses that keep routing balanced and the router numerically tame."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -62,6 +63,27 @@ def load_loss(routing: Routing) -> Tensor:
     return cv_squared(expert_load(routing))
 
 
+CONDITIONAL_ENTROPY_WEIGHT = 0.5  # at 1 (the plain mutual information) confident routers got stuck sharing an expert
+
+
+def mutual_information_loss(routing: Routing) -> Tensor:
+    """``(w * mean_i H(p_i) - H(mean_i p_i)) / log E`` with ``w`` = 1/2: minus the image-expert mutual information with
+    its per-image half damped; -1 when every image is sure of its expert and the batch uses all experts equally,
+    -1/2 for uniform probabilities, 0 for a confident collapse.
+
+    Unlike a balance loss (met by uniform probabilities) or the selection bias (met by moving the whole batch from
+    expert to expert over the steps), it is minimal only for confident routers that split the batch evenly, i.e.
+    that route by what the image shows. With ``w`` = 1 a router that had become sure of one expert for two kinds of
+    image could not split them (every way out first costs confidence); at 1/2 it can. Computed per process (the
+    batch marginal of its own images).
+    """
+    probs = routing.probs.float()  # (B, E)
+    per_image = -(probs * probs.clamp(min=1e-12).log()).sum(dim=-1).mean()
+    marginal = probs.mean(dim=0)  # (E,)
+    of_batch = -(marginal * marginal.clamp(min=1e-12).log()).sum()
+    return (CONDITIONAL_ENTROPY_WEIGHT * per_image - of_batch) / math.log(routing.num_experts)
+
+
 def router_z_loss(routing: Routing) -> Tensor:
     """ST-MoE router z-loss: mean squared log-sum-exp of the logits, keeps logits small."""
     return torch.logsumexp(routing.logits.float(), dim=-1).pow(2).mean()
@@ -74,15 +96,16 @@ class MoELossWeights:
     balance: float = 0.2
     importance: float = 0.0
     load: float = 0.0
+    mutual_information: float = 0.0
     z: float = 1e-3
 
 
-BALANCE_LOSSES = ("auto", "switch", "cv2", "none")
+BALANCE_LOSSES = ("auto", "switch", "cv2", "mi", "none")
 
 
 def balance_loss_weights(balance: str, z: float = 1e-3, bias_balanced: bool = False) -> MoELossWeights:
     """The auxiliary terms of one balance recipe: ``switch`` (Switch/GShard), ``cv2`` (Shazeer's importance + load
-    cv^2), ``none``, or ``auto``: none when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances
+    cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`), ``none``, or ``auto``: none when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances
     them), else switch. ``z`` weighs the router z-loss."""
     if balance == "auto":
         balance = "none" if bias_balanced else "switch"
@@ -90,6 +113,8 @@ def balance_loss_weights(balance: str, z: float = 1e-3, bias_balanced: bool = Fa
         return MoELossWeights(balance=1.0, z=z)
     if balance == "cv2":
         return MoELossWeights(balance=0.0, importance=1.0, load=1.0, z=z)
+    if balance == "mi":
+        return MoELossWeights(balance=0.0, mutual_information=1.0, z=z)
     if balance == "none":
         return MoELossWeights(balance=0.0, z=z)
     raise ValueError(f"balance loss must be one of {', '.join(BALANCE_LOSSES)}, got {balance!r}")
@@ -106,6 +131,8 @@ def moe_aux_loss(routings: Sequence[Routing], weights: MoELossWeights = MoELossW
             total = total + weights.importance * importance_loss(routing)
         if weights.load:
             total = total + weights.load * load_loss(routing)
+        if weights.mutual_information:
+            total = total + weights.mutual_information * mutual_information_loss(routing)
         if weights.z:
             total = total + weights.z * router_z_loss(routing)
         terms.append(total)

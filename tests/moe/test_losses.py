@@ -1,6 +1,8 @@
+import pytest
 import torch
 
-from edge_moe.moe import MoELossWeights, NoisyTopKGate, Routing, importance_loss, load_balance_loss, load_loss, moe_aux_loss, router_z_loss, top_k_route
+from edge_moe.moe import (MoELossWeights, NoisyTopKGate, Routing, importance_loss, load_balance_loss, load_loss, moe_aux_loss,
+                          mutual_information_loss, router_z_loss, top_k_route)
 
 
 def _routing(logits, k):
@@ -42,6 +44,37 @@ def test_aux_loss_combines_and_backpropagates():
     loss.backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
     assert moe_aux_loss([]) == 0
+
+
+def test_mutual_information_loss_rewards_only_confident_and_balanced_routing():
+    specialised = mutual_information_loss(_routing(torch.eye(4).repeat(2, 1) * 50, 1))
+    torch.testing.assert_close(specialised, torch.tensor(-1.0))
+    uniform = mutual_information_loss(_routing(torch.zeros(8, 4), 1))
+    collapsed = mutual_information_loss(_routing(torch.tensor([[50.0, 0, 0, 0]]).repeat(8, 1), 1))
+    torch.testing.assert_close(uniform, torch.tensor(-0.5))
+    assert abs(collapsed.item()) < 1e-6 and specialised < uniform < collapsed
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mutual_information_loss_teaches_a_router_to_route_by_content(seed):
+    """Four kinds of input, one router: minimising the loss alone gives each kind its own expert, with confidence."""
+    torch.manual_seed(seed)
+    kinds = torch.arange(64) % 4
+    features = torch.nn.functional.one_hot(kinds, 4).float() + 0.1 * torch.randn(64, 4)  # (64, 4)
+    router = torch.nn.Linear(4, 4)
+    torch.nn.init.normal_(router.weight, std=0.01)
+    optimizer = torch.optim.Adam(router.parameters(), lr=0.05)
+    for _ in range(300):
+        loss = mutual_information_loss(_routing(router(features), 1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    routing = _routing(router(features).detach(), 1)
+    chosen = routing.ids[:, 0]
+    assert all(len(set(chosen[kinds == kind].tolist())) == 1 for kind in range(4))  # one expert per kind
+    assert len(set(chosen.tolist())) == 4 and routing.probs.max(dim=-1).values.min() > 0.9
+    weights = MoELossWeights(balance=0.0, mutual_information=1.0, z=0.0)
+    torch.testing.assert_close(moe_aux_loss([routing], weights), mutual_information_loss(routing))
 
 
 def test_noisy_gate_train_noise_and_eval_determinism():
