@@ -20,6 +20,15 @@ def test_aux_free_bias_trains_and_ships_in_the_checkpoint(tmp_path):
     assert saved["moe_options"]["bias_rate"] == 0.05 and saved["balance_loss"] == "none"
 
 
+@pytest.mark.slow
+def test_mutual_information_loss_trains_the_routers(tmp_path):
+    """--balance-loss mi reaches the loss: its term is negative (the others are >= 0) while routing is not collapsed."""
+    result = train(model="esmoe-pico", data="synthetic:n=8,val=4,imgsz=64", epochs=1, imgsz=64, batch=4, workers=0, close_mosaic=0,
+                   threads=1, balance_loss="mi", z_loss=0.0, out=tmp_path / "run", progress=False)
+    assert -1.0 <= result.history[-1]["moe"] < 0
+    assert load_checkpoint(result.last_weights)["train"]["config"]["balance_loss"] == "mi"
+
+
 @pytest.mark.parametrize("options, message", [({"balance_loss": "gshard"}, "--balance-loss"), ({"z_loss": -1.0}, "--z-loss")])
 def test_bad_balance_options(options, message):
     with pytest.raises(UserError, match=message):
