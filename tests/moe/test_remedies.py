@@ -116,8 +116,10 @@ def test_balance_loss_recipes():
     cv2 = balance_loss_weights("cv2", z=0.0)
     assert (cv2.balance, cv2.importance, cv2.load, cv2.z) == (0.0, 1.0, 1.0, 0.0)
     assert balance_loss_weights("none").balance == 0.0
+    mi = balance_loss_weights("mi")
+    assert (mi.balance, mi.mutual_information) == (0.0, 1.0)
     assert balance_loss_weights("auto").balance == 1.0 and balance_loss_weights("auto", bias_balanced=True).balance == 0.0
-    with pytest.raises(ValueError, match="auto, switch, cv2, none"):
+    with pytest.raises(ValueError, match="auto, switch, cv2, mi, none"):
         balance_loss_weights("gshard")
 
 
