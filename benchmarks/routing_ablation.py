@@ -66,6 +66,18 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # = the esmoe-pico-shared preset
     "shared-expert": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
     "shared-expert-e8": ("esmoe-pico-e8", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
+    "mutual-information": ("esmoe-pico", {"bias_scores": "standardised"}, {"router_warmup": 1.0, "balance_loss": "mi"}),
+    "mutual-information-no-bias": ("esmoe-pico", {"bias_rate": 0.0}, {"router_warmup": 1.0, "balance_loss": "mi"}),
+    "shared-expert+mi": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1},
+                         {"router_warmup": 1.0, "balance_loss": "mi"}),
+    "shared-expert+bias-0.05": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1, "bias_rate": 0.05},
+                                {"router_warmup": 1.0}),
+    "shared-expert+mi-no-bias": ("esmoe-pico", {"shared_experts": 1, "top_k": 1, "bias_rate": 0.0}, {"router_warmup": 1.0, "balance_loss": "mi"}),
+    "shared-expert+mi-x5": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1},
+                            {"router_warmup": 1.0, "balance_loss": "mi", "moe_coef": 1.0}),
+    "shared-expert+router-norm": ("esmoe-pico", {"shared_experts": 1, "top_k": 1, "router_norm": True}, {"router_warmup": 1.0}),
+    "shared-expert+router-norm+T0.25": ("esmoe-pico", {"shared_experts": 1, "top_k": 1, "router_norm": True, "router_temperature": 0.25},
+                                        {"router_warmup": 1.0}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),
