@@ -67,7 +67,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-expert": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
     "shared-expert-e8": ("esmoe-pico-e8", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
     "mutual-information": ("esmoe-pico", {"bias_scores": "standardised"}, {"router_warmup": 1.0, "balance_loss": "mi"}),
-    "mutual-information-no-bias": ("esmoe-pico", {"bias_rate": 0.0}, {"router_warmup": 1.0, "balance_loss": "mi"}),
     "shared-expert+mi": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1},
                          {"router_warmup": 1.0, "balance_loss": "mi"}),
     "shared-expert+bias-0.05": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1, "bias_rate": 0.05},

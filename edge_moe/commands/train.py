@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr0", type=positive_float, default=None, help="initial learning rate (default 0.01 sgd, 0.002 adamw)")
     parser.add_argument("--moe-coef", type=non_negative_float, default=0.2, help="MoE balance-loss coefficient (YOLO-Master: 0.15-0.3; default %(default)s)")
     parser.add_argument("--balance-loss", choices=("auto", "switch", "cv2", "mi", "none"), default="auto",
-                        help="MoE balance loss: Switch/GShard, importance + load cv^2, mi: image-expert mutual information, none; auto: none for routers with the "
-                             "auxiliary-loss-free bias (the esmoe-* default), else switch (default %(default)s)")
+                        help="MoE balance loss: Switch/GShard, importance + load cv^2, mi: image-expert mutual information, none; "
+                             "auto: none for routers with the auxiliary-loss-free bias (the esmoe-* default), else switch "
+                             "(default %(default)s)")
     parser.add_argument("--z-loss", type=non_negative_float, default=1e-3, help="router z-loss weight in the MoE loss (default %(default)s)")
     parser.add_argument("--router-warmup", type=non_negative_float, default=1.0,
                         help="epochs of dense-to-sparse training: every expert mixed in with the router's softmax, fading "

@@ -105,8 +105,9 @@ BALANCE_LOSSES = ("auto", "switch", "cv2", "mi", "none")
 
 def balance_loss_weights(balance: str, z: float = 1e-3, bias_balanced: bool = False) -> MoELossWeights:
     """The auxiliary terms of one balance recipe: ``switch`` (Switch/GShard), ``cv2`` (Shazeer's importance + load
-    cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`), ``none``, or ``auto``: none when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances
-    them), else switch. ``z`` weighs the router z-loss."""
+    cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`), ``none``, or ``auto``: none
+    when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances them), else switch. ``z`` weighs the
+    router z-loss."""
     if balance == "auto":
         balance = "none" if bias_balanced else "switch"
     if balance == "switch":

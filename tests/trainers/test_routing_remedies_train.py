@@ -21,7 +21,7 @@ def test_aux_free_bias_trains_and_ships_in_the_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_mutual_information_loss_trains_the_routers(tmp_path):
+def test_mutual_information_loss_reaches_training(tmp_path):
     """--balance-loss mi reaches the loss: its term is negative (the others are >= 0) while routing is not collapsed."""
     result = train(model="esmoe-pico", data="synthetic:n=8,val=4,imgsz=64", epochs=1, imgsz=64, batch=4, workers=0, close_mosaic=0,
                    threads=1, balance_loss="mi", z_loss=0.0, out=tmp_path / "run", progress=False)
