@@ -19,21 +19,23 @@ from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint
 from edge_moe.data.augment import AugmentConfig
 from edge_moe.data.loader import TrainDataset, collate_train
 from edge_moe.data.spec import load_data
+from edge_moe.metrics.routing import LayerUsage
 from edge_moe.moe import moe_layers
 
 
 @torch.no_grad()
 def expert_shares(model: torch.nn.Module, loader: DataLoader, batches: int) -> dict[str, np.ndarray]:
-    """Share of the top-K slots per expert and layer over ``batches`` batches of ``loader``."""
-    counts: dict[str, np.ndarray] = {}
+    """Share of the top-K slots per expert and layer over ``batches`` batches of ``loader`` (:attr:`LayerUsage.share`)."""
+    ids: dict[str, list[np.ndarray]] = {}
+    probs: dict[str, list[np.ndarray]] = {}
     for step, (images, _) in enumerate(loader):
         if step == batches:
             break
         _, routings = model(images.float() / 255.0)  # (B, 3, S, S) in [0, 1]
         for routing in routings:
-            counts.setdefault(routing.layer, np.zeros(routing.num_experts))
-            np.add.at(counts[routing.layer], routing.ids.flatten().numpy(), 1)
-    return {layer: c / c.sum() for layer, c in counts.items()}
+            ids.setdefault(routing.layer, []).append(routing.ids.numpy())
+            probs.setdefault(routing.layer, []).append(routing.probs.numpy())
+    return {layer: LayerUsage(layer, np.concatenate(ids[layer]), np.concatenate(probs[layer])).share for layer in ids}
 
 
 def main() -> None:
