@@ -32,6 +32,8 @@ SCHEDULES = {"demo": DEMO, "pico": PICO_10MIN}
 DIGITS = {"demo": "digits:n=1000,val=100", "pico": "digits:n=1000,val=200"}
 PLAIN = {"router_input": "gap", "router_norm": False, "router_temperature": 1.0, "router_jitter": 0.0, "expert_dropout": 0.0, "bias_rate": 0.0,
          "bias_scores": "logits"}
+# One always-on expert next to K=1 routed (DeepSeekMoE), the bias on standardised logits.
+SHARED = {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}
 SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0, "router_warmup": 0.0}
 # variant -> (model, MoEConfig overrides, TrainConfig overrides). "baseline" is YOLO-Master's plain router.
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -63,20 +65,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-init+warmup-1": ("esmoe-pico", {"bias_scores": "logits", "expert_init": "shared"}, {"router_warmup": 1.0}),
     "warmup-1+standardised-bias": ("esmoe-pico", {"bias_scores": "standardised"}, {"router_warmup": 1.0}),
     "weight-floor-0.25": ("esmoe-pico", {"bias_scores": "standardised", "weight_floor": 0.25}, {"router_warmup": 1.0}),
-    # = the esmoe-pico-shared preset
-    "shared-expert": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
-    "shared-expert-e8": ("esmoe-pico-e8", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}, {"router_warmup": 1.0}),
+    "shared-expert": ("esmoe-pico", SHARED, {"router_warmup": 1.0}),  # = the esmoe-pico-shared preset
+    "shared-expert-e8": ("esmoe-pico-e8", SHARED, {"router_warmup": 1.0}),
     "mutual-information": ("esmoe-pico", {"bias_scores": "standardised"}, {"router_warmup": 1.0, "balance_loss": "mi"}),
-    "shared-expert+mi": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1},
-                         {"router_warmup": 1.0, "balance_loss": "mi"}),
-    "shared-expert+bias-0.05": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1, "bias_rate": 0.05},
-                                {"router_warmup": 1.0}),
-    "shared-expert+mi-no-bias": ("esmoe-pico", {"shared_experts": 1, "top_k": 1, "bias_rate": 0.0}, {"router_warmup": 1.0, "balance_loss": "mi"}),
-    "shared-expert+mi-x5": ("esmoe-pico", {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1},
-                            {"router_warmup": 1.0, "balance_loss": "mi", "moe_coef": 1.0}),
-    "shared-expert+router-norm": ("esmoe-pico", {"shared_experts": 1, "top_k": 1, "router_norm": True}, {"router_warmup": 1.0}),
-    "shared-expert+router-norm+T0.25": ("esmoe-pico", {"shared_experts": 1, "top_k": 1, "router_norm": True, "router_temperature": 0.25},
-                                        {"router_warmup": 1.0}),
+    "shared-expert+mi": ("esmoe-pico", SHARED, {"router_warmup": 1.0, "balance_loss": "mi"}),
+    "shared-expert+bias-0.05": ("esmoe-pico", {**SHARED, "bias_rate": 0.05}, {"router_warmup": 1.0}),
+    "shared-expert+mi-no-bias": ("esmoe-pico", {**SHARED, "bias_rate": 0.0}, {"router_warmup": 1.0, "balance_loss": "mi"}),
+    "shared-expert+mi-x5": ("esmoe-pico", SHARED, {"router_warmup": 1.0, "balance_loss": "mi", "moe_coef": 1.0}),
+    "shared-expert+router-norm": ("esmoe-pico", {**SHARED, "router_norm": True}, {"router_warmup": 1.0}),
+    "shared-expert+router-norm+T0.25": ("esmoe-pico", {**SHARED, "router_norm": True, "router_temperature": 0.25}, {"router_warmup": 1.0}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),
