@@ -74,6 +74,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-expert+mi-x5": ("esmoe-pico", SHARED, {"router_warmup": 1.0, "balance_loss": "mi", "moe_coef": 1.0}),
     "shared-expert+router-norm": ("esmoe-pico", {**SHARED, "router_norm": True}, {"router_warmup": 1.0}),
     "shared-expert+router-norm+T0.25": ("esmoe-pico", {**SHARED, "router_norm": True, "router_temperature": 0.25}, {"router_warmup": 1.0}),
+    "shared-expert+T0.25": ("esmoe-pico", {**SHARED, "router_temperature": 0.25}, {"router_warmup": 1.0}),
+    "shared-expert+logit-norm": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {"router_warmup": 1.0}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

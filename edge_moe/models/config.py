@@ -54,6 +54,7 @@ class MoEConfig:
     dense: bool = False
     router_input: str = "gap"  # gap | gap+gmp | conv
     router_norm: bool = False  # standardise the router input over the batch (BatchNorm)
+    router_logit_norm: bool = False  # standardise each expert's logit over the batch (BatchNorm, no affine)
     router_temperature: float = 1.0
     router_jitter: float = 0.0  # selection noise std while training
     expert_dropout: float = 0.0  # chance of hiding an expert from the selection while training

@@ -55,8 +55,9 @@ def router_input(kind: str, channels: int) -> tuple[nn.Module, int]:
 
 
 class BatchStandardize(nn.BatchNorm2d):
-    """BatchNorm of the pooled ``(B, C', 1, 1)`` router input: running statistics in eval (a fixed affine map, exported
-    as such); a training batch of one image, which has no spread to measure, is normalised with them too."""
+    """BatchNorm of a ``(B, C, 1, 1)`` router tensor (the pooled input, or the logits): running statistics in eval (a
+    fixed affine map, exported as such); a training batch of one image, which has no spread to measure, is normalised
+    with them too."""
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training and x.shape[0] == 1:

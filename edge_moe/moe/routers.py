@@ -16,8 +16,10 @@ class ImageRouter(nn.Module):
 
     The remedies for weak routing (measured in ``benchmarks/routing_ablation.py``), all off by default:
     ``pool`` what the router sees (:mod:`edge_moe.moe.router_inputs`); ``norm`` standardises it over the
-    batch (:class:`~edge_moe.moe.router_inputs.BatchStandardize`); ``temperature`` divides the
-    logits (below 1 the router commits to its choice); ``jitter`` (Gaussian noise std) and
+    batch (:class:`~edge_moe.moe.router_inputs.BatchStandardize`); ``logit_norm`` standardises each expert's logit
+    over the batch, with no learned shift: every expert has the same mean logit, so each leads for the images it
+    scores highest relative to the others, batch by batch rather than over the steps like the bias; ``temperature``
+    divides the logits (below 1 the router commits to its choice); ``jitter`` (Gaussian noise std) and
     ``expert_dropout`` (probability of hiding an expert) perturb which experts are selected while
     training only; ``bias_rate`` > 0 adds DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer
     added to the selection scores only (:func:`edge_moe.moe.update_selection_bias` moves it). ``bias_scores``
@@ -31,7 +33,8 @@ class ImageRouter(nn.Module):
     """
 
     def __init__(self, channels: int, num_experts: int, pool: str = "gap", temperature: float = 1.0, jitter: float = 0.0,
-                 expert_dropout: float = 0.0, bias_rate: float = 0.0, norm: bool = False, bias_scores: str = "standardised"):
+                 expert_dropout: float = 0.0, bias_rate: float = 0.0, norm: bool = False, bias_scores: str = "standardised",
+                 logit_norm: bool = False):
         super().__init__()
         self.pool, pooled = router_input(pool, channels)
         self.norm = BatchStandardize(pooled) if norm else nn.Identity()
@@ -39,6 +42,7 @@ class ImageRouter(nn.Module):
         self.reduce = nn.Conv2d(pooled, hidden, 1)
         self.act = nn.SiLU()
         self.logits = nn.Conv2d(hidden, num_experts, 1)
+        self.logit_norm = BatchStandardize(num_experts, affine=False) if logit_norm else nn.Identity()
         self.temperature = temperature
         self.jitter = jitter
         self.expert_dropout = expert_dropout
@@ -48,7 +52,7 @@ class ImageRouter(nn.Module):
             self.register_buffer("selection_bias", torch.zeros(num_experts))
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        logits = self.logits(self.act(self.reduce(self.norm(self.pool(x))))).flatten(1)  # (B, E)
+        logits = self.logit_norm(self.logits(self.act(self.reduce(self.norm(self.pool(x)))))).flatten(1)  # (B, E)
         if self.temperature != 1.0:
             logits = logits / self.temperature
         selection = logits

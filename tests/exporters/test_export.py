@@ -228,13 +228,15 @@ def test_routing_remedies_export_and_route_like_torch_eval(tmp_path):
     from edge_moe.moe import moe_layers
 
     torch.manual_seed(0)
-    remedies = {"router_input": "gap+gmp", "router_norm": True, "router_temperature": 0.5, "bias_rate": 0.01, "router_jitter": 0.5, "weight_floor": 0.3,
-                "expert_dropout": 0.2}
+    remedies = {"router_input": "gap+gmp", "router_norm": True, "router_logit_norm": True, "router_temperature": 0.5, "bias_rate": 0.01,
+                "router_jitter": 0.5, "weight_floor": 0.3, "expert_dropout": 0.2}
     model = create_model("esmoe-pico", imgsz=IMGSZ, moe=remedies)
     for layer in moe_layers(model):
         layer.router.selection_bias.copy_(torch.tensor([0.0, 3.0, -3.0, 0.0]))  # large enough to change the choice
         layer.router.norm.running_mean.normal_()  # trained-looking statistics, not the identity
         layer.router.norm.running_var.uniform_(0.5, 2.0)
+        layer.router.logit_norm.running_mean.normal_()
+        layer.router.logit_norm.running_var.uniform_(0.5, 2.0)
     report = export_with_report(model.eval(), tmp_path / "sparse", imgsz=IMGSZ, routing="sparse", parity_count=2, other_out=tmp_path / "dense")
     for key in ("sparse", "dense", "sparse_vs_dense"):
         assert report.parity[key]["routing_ids_identical"], key

@@ -49,6 +49,19 @@ def test_standardised_input_tells_nearly_equal_images_apart():
     torch.testing.assert_close(normed(x[:3])[1:2], normed(x[1:2]))  # eval: per image, independent of the batch
 
 
+def test_logit_norm_gives_every_expert_images_however_skewed_the_router():
+    torch.manual_seed(0)
+    plain, normed = ImageRouter(8, 4), ImageRouter(8, 4, logit_norm=True)
+    normed.load_state_dict(plain.state_dict(), strict=False)
+    for router in (plain, normed):
+        router.logits.bias.data = torch.tensor([6.0, 0.0, 0.0, 0.0])  # expert 0 leads for every image by a wide margin
+    x = torch.randn(64, 8, 6, 6)
+    assert plain(x).argmax(-1).unique().tolist() == [0]
+    assert sorted(normed(x).argmax(-1).unique().tolist()) == [0, 1, 2, 3]
+    normed.eval()
+    torch.testing.assert_close(normed(x[:3])[1:2], normed(x[1:2]))  # eval: running statistics, per image
+
+
 def test_temperature_divides_the_logits():
     torch.manual_seed(0)
     plain = ImageRouter(8, 4).eval()
