@@ -75,7 +75,13 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-expert+router-norm": ("esmoe-pico", {**SHARED, "router_norm": True}, {"router_warmup": 1.0}),
     "shared-expert+router-norm+T0.25": ("esmoe-pico", {**SHARED, "router_norm": True, "router_temperature": 0.25}, {"router_warmup": 1.0}),
     "shared-expert+T0.25": ("esmoe-pico", {**SHARED, "router_temperature": 0.25}, {"router_warmup": 1.0}),
-    "shared-expert+logit-norm": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {"router_warmup": 1.0}),
+    "shared-expert+logit-norm": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {"router_warmup": 1.0, "z_loss": 1e-3}),
+    # The z-loss is smallest for all-zero logits: on batch-standardised ones it pulls the router to uniform (z_loss None: 0 for them).
+    "shared-expert+logit-norm-no-z": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {"router_warmup": 1.0, "z_loss": 0.0}),
+    "shared-expert+logit-norm-no-z+T0.25": ("esmoe-pico", {**SHARED, "router_logit_norm": True, "router_temperature": 0.25},
+                                            {"router_warmup": 1.0, "z_loss": 0.0}),
+    "shared-expert+router-norm+logit-norm-no-z+T0.25": ("esmoe-pico", {**SHARED, "router_norm": True, "router_logit_norm": True,
+                                                                    "router_temperature": 0.25}, {"router_warmup": 1.0, "z_loss": 0.0}),
     "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from edge_moe.data.augment import AugmentConfig
 from edge_moe.errors import UserError
@@ -30,7 +30,7 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     moe_coef: float = 0.2  # MoE balance-loss coefficient (YOLO-Master: 0.15-0.3)
     balance_loss: str = "auto"  # auto | switch | cv2 | mi | none (edge_moe.moe.losses.balance_loss_weights)
-    z_loss: float = 1e-3  # router z-loss weight inside the MoE auxiliary loss
+    z_loss: Optional[float] = None  # router z-loss weight in the MoE loss; None: edge_moe.moe.losses.default_z_loss
     moe_options: dict[str, Any] = field(default_factory=dict)  # MoEConfig overrides of the zoo model (router remedies)
     router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)
     router_warmup: float = 1.0  # epochs of dense-to-sparse training: all experts mixed in, fading linearly to top-K
@@ -69,7 +69,7 @@ class TrainConfig:
             raise UserError(f"--balance-loss must be one of {', '.join(BALANCE_LOSSES)}, got {self.balance_loss!r}")
         if not (math.isfinite(self.router_warmup) and 0 <= self.router_warmup <= self.epochs):
             raise UserError(f"--router-warmup must be in [0, --epochs ({self.epochs})] epochs, got {self.router_warmup}")
-        if not self.z_loss >= 0:
+        if self.z_loss is not None and not self.z_loss >= 0:
             raise UserError(f"--z-loss must be >= 0, got {self.z_loss}")
 
     def refuse_unused(self, names: Sequence[str], why: str) -> None:

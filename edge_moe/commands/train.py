@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MoE balance loss: Switch/GShard, importance + load cv^2, mi: image-expert mutual information, none; "
                              "auto: none for routers with the auxiliary-loss-free bias (the esmoe-* default), else switch "
                              "(default %(default)s)")
-    parser.add_argument("--z-loss", type=non_negative_float, default=1e-3, help="router z-loss weight in the MoE loss (default %(default)s)")
+    parser.add_argument("--z-loss", type=non_negative_float, default=None,
+                        help="router z-loss weight in the MoE loss (default 0.001; 0 for routers that standardise their logits over the batch)")
     parser.add_argument("--router-warmup", type=non_negative_float, default=1.0,
                         help="epochs of dense-to-sparse training: every expert mixed in with the router's softmax, fading "
                              "linearly to plain top-K (MoE detectors; default %(default)s)")

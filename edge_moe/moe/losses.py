@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from edge_moe.moe.routing import Routing
 
@@ -101,6 +101,13 @@ class MoELossWeights:
 
 
 BALANCE_LOSSES = ("auto", "switch", "cv2", "mi", "none")
+Z_LOSS = 1e-3  # ST-MoE's router z-loss weight
+
+
+def default_z_loss(routers: Sequence[nn.Module]) -> float:
+    """:data:`Z_LOSS`, or 0 for routers that standardise their logits over the batch: those logits are bounded already,
+    and the z-loss, smallest for all-zero logits, pulls them to uniform routing (measured: README "Routing remedies")."""
+    return 0.0 if any(getattr(router, "standardises_logits", False) for router in routers) else Z_LOSS
 
 
 def balance_loss_weights(balance: str, z: float = 1e-3, bias_balanced: bool = False) -> MoELossWeights:

@@ -63,6 +63,10 @@ class ImageRouter(nn.Module):
             selection = perturb_selection(selection, self.jitter, self.expert_dropout)
         return logits if selection is logits else (logits, selection)
 
+    @property
+    def standardises_logits(self) -> bool:
+        return isinstance(self.logit_norm, BatchStandardize)
+
 
 def standardised(logits: Tensor) -> Tensor:
     """(B, E) logits shifted and scaled to zero mean and unit std per image: the same order and relative gaps, on a

@@ -1,8 +1,12 @@
+import math
+
 import pytest
 import torch
 
 from edge_moe.moe import (MoELossWeights, NoisyTopKGate, Routing, importance_loss, load_balance_loss, load_loss, moe_aux_loss,
                           mutual_information_loss, router_z_loss, top_k_route)
+from edge_moe.moe.losses import Z_LOSS, default_z_loss
+from edge_moe.moe.routers import ImageRouter
 
 
 def _routing(logits, k):
@@ -30,6 +34,20 @@ def test_cv_losses_zero_when_balanced_positive_when_not():
     assert importance_loss(balanced) < 1e-6 and load_loss(balanced) < 1e-6
     skewed = _routing(torch.tensor([[5.0, 0, 0, 0]]).repeat(4, 1), 1)
     assert importance_loss(skewed) > 1 and load_loss(skewed) > 1
+
+
+def test_z_loss_pulls_batch_standardised_logits_to_uniform_so_it_is_off_for_them():
+    torch.manual_seed(0)
+    router, x = ImageRouter(8, 4, logit_norm=True), torch.randn(32, 8, 4, 4)
+    optimizer = torch.optim.Adam(router.parameters(), lr=0.05)
+    entropy = lambda: -(router(x).softmax(-1) * router(x).log_softmax(-1)).sum(-1).mean().item() / math.log(4)  # noqa: E731
+    before = entropy()
+    for _ in range(100):
+        optimizer.zero_grad()
+        router_z_loss(_routing(router(x), 1)).backward()
+        optimizer.step()
+    assert before < 0.85 and entropy() > 0.95
+    assert default_z_loss([router]) == 0.0 and default_z_loss([ImageRouter(8, 4)]) == Z_LOSS
 
 
 def test_z_loss_grows_with_logit_scale():
