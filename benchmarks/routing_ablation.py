@@ -65,7 +65,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-init+warmup-1": ("esmoe-pico", {"bias_scores": "logits", "expert_init": "shared"}, {"router_warmup": 1.0}),
     "warmup-1+standardised-bias": ("esmoe-pico", {"bias_scores": "standardised"}, {"router_warmup": 1.0}),
     "weight-floor-0.25": ("esmoe-pico", {"bias_scores": "standardised", "weight_floor": 0.25}, {"router_warmup": 1.0}),
-    "shared-expert": ("esmoe-pico", SHARED, {"router_warmup": 1.0}),  # = the esmoe-pico-shared preset
+    "shared-expert": ("esmoe-pico", SHARED, {"router_warmup": 1.0}),  # the esmoe-pico-shared preset until 2026-11-24
     "shared-expert-e8": ("esmoe-pico-e8", SHARED, {"router_warmup": 1.0}),
     "mutual-information": ("esmoe-pico", {"bias_scores": "standardised"}, {"router_warmup": 1.0, "balance_loss": "mi"}),
     "shared-expert+mi": ("esmoe-pico", SHARED, {"router_warmup": 1.0, "balance_loss": "mi"}),
@@ -80,9 +80,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-expert+logit-norm-no-z": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {"router_warmup": 1.0, "z_loss": 0.0}),
     "shared-expert+logit-norm-no-z+T0.25": ("esmoe-pico", {**SHARED, "router_logit_norm": True, "router_temperature": 0.25},
                                             {"router_warmup": 1.0, "z_loss": 0.0}),
+    # = the esmoe-pico-shared preset, the default model since 2026-11-24
     "shared-expert+router-norm+logit-norm-no-z+T0.25": ("esmoe-pico", {**SHARED, "router_norm": True, "router_logit_norm": True,
                                                                     "router_temperature": 0.25}, {"router_warmup": 1.0, "z_loss": 0.0}),
-    "default": ("esmoe-pico", {}, {}),  # whatever the zoo and TrainConfig default to now
+    "default": (TrainConfig().model, {}, {}),  # whatever the zoo and TrainConfig default to now
+    "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),
 }

@@ -11,7 +11,7 @@ ZOO: list[dict] = [
     {'name': 'esmoe-s', 'task': 'detect', 'imgsz': 640, 'experts': 4, 'top_k': 2, 'description': 'Small ES-MoE detector (twice the nano widths).'},
     {'name': 'esmoe-n-e8', 'task': 'detect', 'imgsz': 640, 'experts': 8, 'top_k': 2, 'description': 'Capacity preset: E=8 bottleneck experts after P3..P5 carry most of the compute, K=2 run.'},
     {'name': 'esmoe-pico-e8', 'task': 'detect', 'imgsz': 256, 'experts': 8, 'top_k': 2, 'description': "Capacity preset at pico scale: E=8 experts of yolo-pico's kernel sizes (3/5), K=2 run: its active GFLOPs, more parameters."},
-    {'name': 'esmoe-pico-shared', 'task': 'detect', 'imgsz': 256, 'experts': 4, 'top_k': 1, 'description': 'esmoe-pico with a shared expert: one always-on expert (kernel 3) next to K=1 of its 4 routed experts (3/5/7/9).'},
+    {'name': 'esmoe-pico-shared', 'task': 'detect', 'imgsz': 256, 'experts': 4, 'top_k': 1, 'description': 'The default model: esmoe-pico with one always-on expert (kernel 3) next to K=1 of its 4 routed experts (3/5/7/9).'},
     {'name': 'yolo-pico', 'task': 'detect', 'imgsz': 256, 'experts': 0, 'top_k': 0, 'description': 'Dense baseline of esmoe-pico: its ES-MoE blocks with K experts always on.'},
     {'name': 'yolo-n', 'task': 'detect', 'imgsz': 640, 'experts': 0, 'top_k': 0, 'description': 'Dense baseline of esmoe-n: its ES-MoE blocks with K experts always on.'},
     {'name': 'yolo-s', 'task': 'detect', 'imgsz': 640, 'experts': 0, 'top_k': 0, 'description': 'Dense baseline of esmoe-s: its ES-MoE blocks with K experts always on.'},

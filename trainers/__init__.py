@@ -1,6 +1,6 @@
 """edge_moe.trainers: training loops, assigners, losses and checkpoints (needs torch).
 
-``train(model="esmoe-pico", data="synthetic", epochs=..., out=...) -> TrainResult`` and
+``train(model="esmoe-pico-shared", data="synthetic", epochs=..., out=...) -> TrainResult`` and
 ``evaluate(model, source, imgsz) -> EvalResult`` are the entry points.
 """
 from edge_moe.trainers.config import TrainConfig

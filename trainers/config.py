@@ -15,7 +15,7 @@ ROUTER_TRAINING = ("balance_loss", "z_loss", "router_warmup")  # options only th
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "esmoe-pico"
+    model: str = "esmoe-pico-shared"
     data: str = "synthetic"
     epochs: int = 30
     imgsz: int = 256

@@ -10,7 +10,7 @@ HELP = "train a detector or classifier (weights/last.pt + best.pt, results.csv, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="esmoe-pico", help="zoo name (see `edge-moe models`)")
+    parser.add_argument("--model", default="esmoe-pico-shared", help="zoo name (see `edge-moe models`; default %(default)s)")
     parser.add_argument("--data", default="synthetic", help="synthetic[:n=1000,val=200,imgsz=256,classes=3,seed=0,dense=0.5] | digits[:n=400,val=100,imgsz=256,seed=0,dense=0.5] | data.yaml | COCO .json; "
                         "classifiers: an ImageFolder DIR (DIR/train/<class>/*.png, DIR/val/<class>/*.png) | xray-builtin")
     parser.add_argument("--epochs", type=positive_int, default=30, help="epochs in total; with --resume, more than the saved total extends the run (default %(default)s)")

@@ -76,11 +76,16 @@ def esmoe_pico_e8(**kw: Any) -> MoEDetector:
     return _create_detector("esmoe-pico-e8", PICO, capacity, **kw)
 
 
+# The default model: DeepSeekMoE's shared expert next to K=1 routed, with the routing that measured best over three seeds
+# in benchmarks/routing_ablation.py (README "Routing remedies"): the router's input and each expert's logit standardised
+# over the batch, temperature 0.25 (and no z-loss, edge_moe.moe.losses.default_z_loss).
+PICO_SHARED = replace(ES_MOE, shared_experts=1, top_k=1, router_norm=True, router_logit_norm=True, router_temperature=0.25)
+
+
 @register_model("esmoe-pico-shared")
 def esmoe_pico_shared(**kw: Any) -> MoEDetector:
-    """esmoe-pico with a shared expert: one always-on expert (kernel 3) next to K=1 of its 4 routed experts (3/5/7/9)."""
-    shared = replace(ES_MOE, shared_experts=1, top_k=1)
-    return _create_detector("esmoe-pico-shared", PICO, shared, **kw)
+    """The default model: esmoe-pico with one always-on expert (kernel 3) next to K=1 of its 4 routed experts (3/5/7/9)."""
+    return _create_detector("esmoe-pico-shared", PICO, PICO_SHARED, **kw)
 
 
 @register_model("yolo-pico")
