@@ -89,6 +89,9 @@ def router_z_loss(routing: Routing) -> Tensor:
     return torch.logsumexp(routing.logits.float(), dim=-1).pow(2).mean()
 
 
+Z_LOSS = 1e-3  # ST-MoE's router z-loss weight
+
+
 @dataclass(frozen=True)
 class MoELossWeights:
     """Coefficient of each auxiliary loss; 0 switches a term off."""
@@ -97,11 +100,10 @@ class MoELossWeights:
     importance: float = 0.0
     load: float = 0.0
     mutual_information: float = 0.0
-    z: float = 1e-3
+    z: float = Z_LOSS
 
 
 BALANCE_LOSSES = ("auto", "switch", "cv2", "mi", "none")
-Z_LOSS = 1e-3  # ST-MoE's router z-loss weight
 
 
 def default_z_loss(routers: Sequence[nn.Module]) -> float:
@@ -110,7 +112,7 @@ def default_z_loss(routers: Sequence[nn.Module]) -> float:
     return 0.0 if any(getattr(router, "standardises_logits", False) for router in routers) else Z_LOSS
 
 
-def balance_loss_weights(balance: str, z: float = 1e-3, bias_balanced: bool = False) -> MoELossWeights:
+def balance_loss_weights(balance: str, z: float = Z_LOSS, bias_balanced: bool = False) -> MoELossWeights:
     """The auxiliary terms of one balance recipe: ``switch`` (Switch/GShard), ``cv2`` (Shazeer's importance + load
     cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`), ``none``, or ``auto``: none
     when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances them), else switch. ``z`` weighs the
