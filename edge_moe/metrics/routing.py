@@ -85,7 +85,7 @@ def health_warnings(usages: list[LayerUsage]) -> list[str]:
         if set_share >= COLLAPSE_SHARE or usage.share.max() >= COLLAPSE_SHARE:
             warnings.append(
                 f"{usage.layer}: ROUTING COLLAPSED - {set_share:.0%} of images use experts {list(chosen)}"
-                f"{f'; experts {dead} are dead' if dead else ''} (raise the balance-loss coefficient)"
+                f"{f'; experts {dead} are dead' if dead else ''}"
             )
         elif dead:
             warnings.append(f"{usage.layer}: experts {dead} are (almost) never selected (share < {DEAD_SHARE:.0%})")
