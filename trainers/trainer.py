@@ -128,8 +128,9 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, p
     refuse_unused_router_options(config, model)
     model.to(device, memory_format=torch.channels_last)  # faster depthwise convs on CPU and GPU
     run = start_run(config, out, model, saved, device, world)
-    bias_balanced = any(getattr(layer.router, "bias_rate", 0.0) > 0 for layer in moe_layers(model))
-    z_loss = config.z_loss if config.z_loss is not None else default_z_loss([layer.router for layer in moe_layers(model)])
+    routers = [layer.router for layer in moe_layers(model)]
+    bias_balanced = any(getattr(router, "bias_rate", 0.0) > 0 for router in routers)
+    z_loss = config.z_loss if config.z_loss is not None else default_z_loss(routers)
     aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, z_loss, bias_balanced)
     criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), aux_weights)
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
