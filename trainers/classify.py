@@ -52,6 +52,7 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
     from edge_moe.trainers.trainer import TrainResult
 
     config.refuse_unused(ROUTER_TRAINING, "trains with Shazeer's importance + load losses (--moe-coef) and no router warm-up")
+    config.refuse_unused(("precise_bn",), "is a classifier: its validation uses the running BatchNorm statistics")
     seed_everything(config.seed)
     data = load_image_folders(config.data)
     names = data.names

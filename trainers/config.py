@@ -38,6 +38,7 @@ class TrainConfig:
     close_mosaic: int = 2  # mosaic off for the last N epochs
     clip_grad: float = 10.0
     ema_tau: float = 2000.0
+    precise_bn: int = 160  # training images whose BatchNorm statistics replace the running ones before each validation (0: off)
     workers: int = 1
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
     seed: int = 0
@@ -69,6 +70,8 @@ class TrainConfig:
             raise UserError(f"--balance-loss must be one of {', '.join(BALANCE_LOSSES)}, got {self.balance_loss!r}")
         if not (math.isfinite(self.router_warmup) and 0 <= self.router_warmup <= self.epochs):
             raise UserError(f"--router-warmup must be in [0, --epochs ({self.epochs})] epochs, got {self.router_warmup}")
+        if not isinstance(self.precise_bn, int) or self.precise_bn < 0:
+            raise UserError(f"--precise-bn must be an integer >= 0 (training images; 0: off), got {self.precise_bn!r}")
         if self.z_loss is not None and not self.z_loss >= 0:
             raise UserError(f"--z-loss must be >= 0, got {self.z_loss}")
 

@@ -41,6 +41,7 @@ from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_f
 from edge_moe.trainers.loss import DetectionLoss, LossGains
 from edge_moe.trainers.optim import lr_factor, schedule_steps, set_lr, warmup_share
 from edge_moe.trainers.plots import plot_history
+from edge_moe.trainers.precise_bn import recompute_batchnorm_statistics, training_batches
 from edge_moe.trainers.run import banner, save_epoch, start_run, weight_paths
 from edge_moe.trainers.state import seed_everything
 from edge_moe.trainers.validator import EvalResult, evaluate, format_result
@@ -172,6 +173,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, p
                 sums[key] += parts[key]
             bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()}, refresh=False)
         steps = max(len(loader), 1)
+        recompute_batchnorm_statistics(run.ema.module, training_batches(dataset, config.precise_bn, config.batch, config.seed, epoch, device))
         result = evaluate(run.ema.module, data.split("val"), config.imgsz, batch=max(config.batch, 16), device=device, progress=progress,
                           world=world)
         if not world.is_main:
