@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from edge_moe.data.loader import collate_train
+from edge_moe.moe import moe_execution
 
 
 @torch.no_grad()
@@ -26,8 +27,10 @@ def recompute_batchnorm_statistics(model: nn.Module, batches: Iterable[torch.Ten
     """Replaces every BatchNorm's running mean and variance by their average over ``batches`` (B, 3, S, S in [0, 1]).
 
     The rest of the model runs as in eval (hard top-K routing, no selection noise), so the statistics are those of
-    the network that validation and the exports run. BatchNorms the model keeps in eval while training (frozen parts)
-    keep theirs. Returns the number of batches seen (0 leaves the model as it was).
+    the network that validation and the exports run, except that every expert computes every image, weighted 0 where
+    it was not chosen, as in training: its BatchNorm normalises the whole batch, which is what the layers after it
+    learnt against (README, "Routing regimes and BatchNorm"). BatchNorms the model keeps in eval while training
+    (frozen parts) keep theirs. Returns the number of batches seen (0 leaves the model as it was).
     """
     was_training = model.training
     model.train()  # the model's own rule for what trains: a frozen part (yolo-moe's experts) stays in eval, keeping its statistics
@@ -42,9 +45,10 @@ def recompute_batchnorm_statistics(model: nn.Module, batches: Iterable[torch.Ten
         norm.momentum = None  # cumulative average over the batches
         norm.train()
     seen = 0
-    for images in batches:
-        model(images)
-        seen += 1
+    with moe_execution(model, "dense"):
+        for images in batches:
+            model(images)
+            seen += 1
     for norm, (mean, var, count, momentum) in zip(norms, saved):
         norm.momentum = momentum
         if seen == 0:

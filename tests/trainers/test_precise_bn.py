@@ -7,7 +7,7 @@ from edge_moe.data.augment import AugmentConfig
 from edge_moe.data.loader import TrainDataset
 from edge_moe.data import generate, parse_synthetic
 from edge_moe.errors import UserError
-from edge_moe.moe import ImageRouter
+from edge_moe.moe import ImageRouter, MoELayer
 from edge_moe.trainers import TrainConfig
 from edge_moe.trainers.precise_bn import recompute_batchnorm_statistics, training_batches
 
@@ -66,6 +66,16 @@ def test_no_batches_and_frozen_parts_keep_their_statistics():
     recompute_batchnorm_statistics(model, [torch.randn(4, 3, 5, 5) + 1.0])
     assert model.frozen.running_mean.eq(7.0).all()
     assert model.trained.running_mean.add(6.0).abs().max() < 0.5  # inputs ~1 after the frozen norm's (x - 7) / 1
+
+
+def test_every_expert_normalises_the_whole_batch_as_in_training():
+    torch.manual_seed(0)
+    layer = MoELayer([nn.BatchNorm2d(3) for _ in range(4)], ImageRouter(3, 4, logit_norm=True), top_k=1)
+    images = torch.randn(32, 3, 4, 4) + torch.arange(32.0).view(32, 1, 1, 1)  # images with different means
+    recompute_batchnorm_statistics(layer, [images])
+    assert len(layer(images)[1].ids.unique()) > 1  # eval routes the images to several experts...
+    for expert in layer.experts:  # ...but each expert's statistics are those of every image
+        torch.testing.assert_close(expert.running_mean, images.mean(dim=(0, 2, 3)), atol=1e-5, rtol=0)
 
 
 def test_training_batches_are_the_same_on_every_rank_and_skip_single_images():
