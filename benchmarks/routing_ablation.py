@@ -86,6 +86,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-expert-e8+router-norm+logit-norm-no-z+T0.25": ("esmoe-pico-e8", {**SHARED, "router_norm": True, "router_logit_norm": True,
                                                                            "router_temperature": 0.25}, {"router_warmup": 1.0, "z_loss": 0.0}),
     "default": (TrainConfig().model, {}, {}),  # whatever the zoo and TrainConfig default to now
+    "default+mi": (TrainConfig().model, {}, {"balance_loss": "mi"}),
     "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

@@ -62,6 +62,7 @@ def test_router_warmup_fades_to_top_k_over_its_epochs(tmp_path):
     ("yolo-pico", {"router_warmup": 0.5}, "--router-warmup 0.5: yolo-pico has no MoE layers"),
     ("yolo-pico", {"balance_loss": "cv2"}, "--balance-loss cv2: yolo-pico has no MoE layers"),
     ("xray-moe-pico", {"z_loss": 0.01}, "--z-loss 0.01: xray-moe-pico trains with Shazeer's importance"),
+    ("xray-moe-pico", {"precise_bn": 64}, "--precise-bn 64: xray-moe-pico is a classifier"),
 ])
 def test_router_options_a_model_would_ignore_are_refused(tmp_path, model, option, message):
     data = "xray-builtin" if model.startswith("xray") else "synthetic:n=4,val=2,imgsz=64"
