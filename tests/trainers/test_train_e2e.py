@@ -4,11 +4,15 @@ import json
 import pytest
 import torch
 
-from edge_moe.checkpoint import save_checkpoint
+from edge_moe.checkpoint import model_from_checkpoint, save_checkpoint
 from edge_moe.cli import main
+from edge_moe.data import load_data
+from edge_moe.data.augment import AugmentConfig
+from edge_moe.data.loader import TrainDataset
 from edge_moe.models import create_model
 from edge_moe.trainers import trainer as trainer_module
-from edge_moe.trainers import train
+from edge_moe.trainers import TrainConfig, train
+from edge_moe.trainers.precise_bn import recompute_batchnorm_statistics, training_batches
 
 DATA = "synthetic:n=8,val=4,imgsz=64,seed=5"
 OPTIONS = dict(model="esmoe-pico", data=DATA, epochs=2, imgsz=64, batch=4, workers=0, close_mosaic=1, threads=1)
@@ -37,6 +41,16 @@ def test_cli_train_writes_run_folder(straight, capsys):
     assert "usage:backbone.moe.p3:e0" in rows[0]
     for name in ("losses.png", "metrics.png", "expert_usage.png"):
         assert (straight / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_shipped_batchnorm_statistics_are_those_of_the_shipped_weights(straight):
+    model, _ = model_from_checkpoint(straight / "weights" / "last.pt")
+    shipped = {k: v.clone() for k, v in model.state_dict().items() if k.endswith(("running_mean", "running_var"))}
+    dataset = TrainDataset(load_data(DATA).split("train"), 64, AugmentConfig(), seed=0)
+    dataset.set_epoch(1, mosaic_on=False)  # the last epoch (close_mosaic=1)
+    recompute_batchnorm_statistics(model, training_batches(dataset, TrainConfig().precise_bn, 4, seed=0, epoch=1, device="cpu"))
+    for key, value in shipped.items():
+        torch.testing.assert_close(model.state_dict()[key], value, atol=1e-4, rtol=1e-4, msg=key)
 
 
 def test_killed_run_resumes_exactly(straight, tmp_path, monkeypatch):
