@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
+from edge_moe.data import generate, parse_synthetic
 from edge_moe.data.augment import AugmentConfig
 from edge_moe.data.loader import TrainDataset
-from edge_moe.data import generate, parse_synthetic
 from edge_moe.errors import UserError
 from edge_moe.moe import ImageRouter, MoELayer
 from edge_moe.trainers import TrainConfig
