@@ -87,6 +87,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
                                                                            "router_temperature": 0.25}, {"router_warmup": 1.0, "z_loss": 0.0}),
     "default": (TrainConfig().model, {}, {}),  # whatever the zoo and TrainConfig default to now
     "default+mi": (TrainConfig().model, {}, {"balance_loss": "mi"}),
+    # Routers that see the scale of the activity, not its colour (the HSV jitter moved GAP+GMP routing: README)
+    "default+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {}),
+    "default+mi+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {"balance_loss": "mi"}),
     "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

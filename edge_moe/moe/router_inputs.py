@@ -5,6 +5,11 @@
   average washes out (a scene with many small objects vs a few large ones).
 - ``conv``: a depthwise 3x3 stride-2 conv + SiLU before average pooling, so local texture and
   object density reach the router.
+- ``spectrum``: per channel, the share of its spatial variance that survives 2x2 and 4x4 average
+  pooling: how coarse the activity is (the scale of what the image shows). A per-channel gain and
+  offset leaves it unchanged, so the photometric jitter of training (HSV) barely moves it, where it
+  moves the pooled means and maxima about as much as the images differ from each other, and routers
+  fed those learn to route by the jitter (README "Routing remedies").
 
 Any of them can be standardised per channel over the batch (:class:`BatchStandardize`): pooled
 features differ little from image to image next to their common mean, so a router fed them raw
@@ -14,6 +19,7 @@ scene regimes) are what it sees.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -43,6 +49,20 @@ class ConvPool(nn.Module):
         return self.act(self.conv(x)).mean(dim=(2, 3), keepdim=True)
 
 
+class ScaleSpectrum(nn.Module):
+    """``(B, C, H, W) -> (B, 2C, 1, 1)``: each channel's variance after 2x2 and after 4x4 average pooling, over its
+    variance: near 1 for coarse activity (large objects), near 0 for fine detail (small ones)."""
+
+    POOLS = (2, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        variance = x.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5  # (B, C, 1, 1)
+        height, width = x.shape[-2:]
+        shares = [F.avg_pool2d(x, min(pool, height, width)).var(dim=(2, 3), keepdim=True, unbiased=False) / variance
+                  for pool in self.POOLS]
+        return torch.cat(shares, dim=1)  # (B, 2C, 1, 1)
+
+
 def router_input(kind: str, channels: int) -> tuple[nn.Module, int]:
     """The pooling module of ``kind`` and the channels it outputs."""
     if kind == "gap":
@@ -51,7 +71,9 @@ def router_input(kind: str, channels: int) -> tuple[nn.Module, int]:
         return GlobalPool(with_max=True), 2 * channels
     if kind == "conv":
         return ConvPool(channels), channels
-    raise ValueError(f"router input must be 'gap', 'gap+gmp' or 'conv', got {kind!r}")
+    if kind == "spectrum":
+        return ScaleSpectrum(), len(ScaleSpectrum.POOLS) * channels
+    raise ValueError(f"router input must be 'gap', 'gap+gmp', 'conv' or 'spectrum', got {kind!r}")
 
 
 class BatchStandardize(nn.BatchNorm2d):

@@ -37,6 +37,19 @@ def test_conv_input_routes_on_local_structure():
     assert not torch.allclose(router(x), router(shuffled))
 
 
+def test_spectrum_input_sees_scale_and_ignores_per_channel_gain_and_offset():
+    torch.manual_seed(0)
+    router = ImageRouter(8, 4, pool="spectrum").eval()
+    assert router.reduce.in_channels == 16
+    fine = torch.randn(2, 8, 16, 16)  # pixel-level detail: ~1/4 of the variance survives 2x2 pooling
+    coarse = torch.nn.functional.interpolate(torch.randn(2, 8, 4, 4), scale_factor=4.0)  # 4x4 blocks: all of it survives
+    gain, offset = torch.rand(1, 8, 1, 1) + 0.5, torch.randn(1, 8, 1, 1)
+    torch.testing.assert_close(router(fine * gain + offset), router(fine), rtol=1e-4, atol=1e-4)
+    shares_fine, shares_coarse = router.pool(fine).flatten(1), router.pool(coarse).flatten(1)  # (2, 16)
+    assert shares_fine.max() < 0.5 and shares_coarse.min() > 0.99
+    assert router.pool(torch.randn(1, 8, 2, 2)).shape == (1, 16, 1, 1)  # maps smaller than a pool: clamped
+
+
 def test_standardised_input_tells_nearly_equal_images_apart():
     torch.manual_seed(0)
     base = torch.randn(1, 8, 6, 6) * 3
