@@ -90,6 +90,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # Routers that see the scale of the activity, not its colour (the HSV jitter moved GAP+GMP routing: README)
     "default+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {}),
     "default+mi+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {"balance_loss": "mi"}),
+    "default+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {}),
+    "default+mi+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {"balance_loss": "mi"}),
     "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

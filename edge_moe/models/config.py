@@ -12,7 +12,7 @@ from edge_moe.errors import UserError
 
 ExpertType = Literal["dwsep", "bottleneck"]
 STRIDES = (8, 16, 32)
-ROUTER_INPUTS = ("gap", "gap+gmp", "conv", "spectrum")  # what an ES-MoE router sees (edge_moe.moe.router_inputs)
+ROUTER_INPUTS = ("gap", "gap+gmp", "conv", "spectrum", "gap+gmp+spectrum")  # what an ES-MoE router sees (edge_moe.moe.router_inputs)
 
 
 class ConfigError(UserError, ValueError):
@@ -52,7 +52,7 @@ class MoEConfig:
     stages: tuple[int, ...] = (2, 3, 4, 5)
     kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)
     dense: bool = False
-    router_input: str = "gap"  # gap | gap+gmp | conv | spectrum
+    router_input: str = "gap"  # one of ROUTER_INPUTS
     router_norm: bool = False  # standardise the router input over the batch (BatchNorm)
     router_logit_norm: bool = False  # standardise each expert's logit over the batch (BatchNorm, no affine)
     router_temperature: float = 1.0

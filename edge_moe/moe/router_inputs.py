@@ -3,6 +3,7 @@
 - ``gap``: global average pooling (YOLO-Master); blind to how peaked the activations are.
 - ``gap+gmp``: average and max pooling concatenated; the max sees small, strong objects that the
   average washes out (a scene with many small objects vs a few large ones).
+- ``gap+gmp+spectrum``: all three (any ``+``-joined set of ``gap``, ``gmp`` and ``spectrum`` works).
 - ``conv``: a depthwise 3x3 stride-2 conv + SiLU before average pooling, so local texture and
   object density reach the router.
 - ``spectrum``: per channel, the share of its spatial variance that survives 2x2 and 4x4 average
@@ -23,18 +24,39 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-class GlobalPool(nn.Module):
-    """``(B, C, H, W) -> (B, C, 1, 1)`` average, or ``(B, 2C, 1, 1)`` average and max with ``with_max``."""
+def average(x: Tensor) -> Tensor:
+    return x.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
 
-    def __init__(self, with_max: bool = False):
+
+def maximum(x: Tensor) -> Tensor:
+    return x.amax(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
+
+
+SPECTRUM_POOLS = (2, 4)
+
+
+def scale_spectrum(x: Tensor) -> Tensor:
+    """``(B, C, H, W) -> (B, 2C, 1, 1)``: each channel's variance after 2x2 and after 4x4 average pooling, over its
+    variance: near 1 for coarse activity (large objects), near 0 for fine detail (small ones)."""
+    variance = x.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5  # (B, C, 1, 1)
+    height, width = x.shape[-2:]
+    return torch.cat([F.avg_pool2d(x, min(pool, height, width)).var(dim=(2, 3), keepdim=True, unbiased=False) / variance
+                      for pool in SPECTRUM_POOLS], dim=1)
+
+
+# name -> (the statistic, its channels per input channel)
+STATISTICS = {"gap": (average, 1), "gmp": (maximum, 1), "spectrum": (scale_spectrum, len(SPECTRUM_POOLS))}
+
+
+class PooledStatistics(nn.Module):
+    """``(B, C, H, W) -> (B, sum of widths * C, 1, 1)``: the named per-channel statistics, concatenated in order."""
+
+    def __init__(self, names: tuple[str, ...]):
         super().__init__()
-        self.with_max = with_max
+        self.names = names
 
     def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
-        if not self.with_max:
-            return mean
-        return torch.cat([mean, x.amax(dim=(2, 3), keepdim=True)], dim=1)  # (B, 2C, 1, 1)
+        return torch.cat([STATISTICS[name][0](x) for name in self.names], dim=1)
 
 
 class ConvPool(nn.Module):
@@ -49,31 +71,15 @@ class ConvPool(nn.Module):
         return self.act(self.conv(x)).mean(dim=(2, 3), keepdim=True)
 
 
-class ScaleSpectrum(nn.Module):
-    """``(B, C, H, W) -> (B, 2C, 1, 1)``: each channel's variance after 2x2 and after 4x4 average pooling, over its
-    variance: near 1 for coarse activity (large objects), near 0 for fine detail (small ones)."""
-
-    POOLS = (2, 4)
-
-    def forward(self, x: Tensor) -> Tensor:
-        variance = x.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5  # (B, C, 1, 1)
-        height, width = x.shape[-2:]
-        shares = [F.avg_pool2d(x, min(pool, height, width)).var(dim=(2, 3), keepdim=True, unbiased=False) / variance
-                  for pool in self.POOLS]
-        return torch.cat(shares, dim=1)  # (B, 2C, 1, 1)
-
-
 def router_input(kind: str, channels: int) -> tuple[nn.Module, int]:
-    """The pooling module of ``kind`` and the channels it outputs."""
-    if kind == "gap":
-        return GlobalPool(), channels
-    if kind == "gap+gmp":
-        return GlobalPool(with_max=True), 2 * channels
+    """The pooling module of ``kind`` (``conv``, or ``+``-joined statistics of :data:`STATISTICS`) and the channels it
+    outputs."""
     if kind == "conv":
         return ConvPool(channels), channels
-    if kind == "spectrum":
-        return ScaleSpectrum(), len(ScaleSpectrum.POOLS) * channels
-    raise ValueError(f"router input must be 'gap', 'gap+gmp', 'conv' or 'spectrum', got {kind!r}")
+    names = tuple(kind.split("+"))
+    if not all(name in STATISTICS for name in names) or len(set(names)) != len(names):
+        raise ValueError(f"router input must be 'conv' or distinct '+'-joined statistics of {', '.join(STATISTICS)}, got {kind!r}")
+    return PooledStatistics(names), sum(STATISTICS[name][1] for name in names) * channels
 
 
 class BatchStandardize(nn.BatchNorm2d):

@@ -48,6 +48,7 @@ def test_spectrum_input_sees_scale_and_ignores_per_channel_gain_and_offset():
     shares_fine, shares_coarse = router.pool(fine).flatten(1), router.pool(coarse).flatten(1)  # (2, 16)
     assert shares_fine.max() < 0.5 and shares_coarse.min() > 0.99
     assert router.pool(torch.randn(1, 8, 2, 2)).shape == (1, 16, 1, 1)  # maps smaller than a pool: clamped
+    assert ImageRouter(8, 4, pool="gap+gmp+spectrum").reduce.in_channels == 32
 
 
 def test_standardised_input_tells_nearly_equal_images_apart():
