@@ -5,7 +5,8 @@
 On the val images (eval mode, as validation and the runtime route), per MoE layer:
 - ``TV regimes``: total-variation distance between the two scene regimes' expert shares (what the issue's goal asks);
 - ``changed by jitter``: share of images whose first expert changes when the training's HSV jitter is applied to them
-  (0: routing ignores colour; with E experts, routing at random changes 1 - 1/E of them);
+  (0: routing ignores colour; with E experts, routing at random changes 1 - 1/E of them), and each expert's share of
+  the plain and of the jittered images (an expert of colour-shifted images has almost none of the plain ones);
 - per router input (``gap``, ``gap+gmp``, ``spectrum``), computed on the same feature map the router pools: how well
   the two regimes separate (accuracy of a ridge-regularised linear read-out) and how far the jitter moves each image's
   batch-standardised input, in units of the spread between images (0: unmoved, 2: as if another image).
@@ -82,7 +83,9 @@ def main() -> None:
             pool, _ = router_input(kind, plain_maps[name].shape[1])
             a, b = pool(plain_maps[name]).flatten(1).numpy(), pool(jittered_maps[name]).flatten(1).numpy()  # (N, D)
             cells.append(f"{kind} sep {separability(a, ~first):.2f} moved {jitter_shift(a, b):.2f}")
-        print(f"{name.split('.')[-1]}: TV regimes {tv[name]:.2f}  changed by jitter {changed:.2f}  |  " + "  |  ".join(cells))
+        shares = " / ".join(" ".join(f"{v:.2f}" for v in u.share) for u in (usage, jittered_usage[name]))
+        print(f"{name.split('.')[-1]}: TV regimes {tv[name]:.2f}  changed by jitter {changed:.2f}  shares plain / jittered "
+              f"{shares}  |  " + "  |  ".join(cells))
 
 
 if __name__ == "__main__":
