@@ -64,11 +64,11 @@ def main() -> None:
     model, _ = model_from_checkpoint(args.checkpoint)
     model.eval()
     source = load_data(args.data, splits=("val",)).split("val")
+    if not source.regimes or len(set(source.regimes)) != 2:
+        parser.error(f"{args.data}: the val images need two scene regimes (the synthetic and digits sets have them)")
     frames = [letterbox(source.image(i), args.imgsz)[0] for i in range(len(source))]
     augment, rng = AugmentConfig(), np.random.default_rng(0)
     jittered = [hsv_jitter(frame, rng, augment.hsv_h, augment.hsv_s, augment.hsv_v) for frame in frames]
-    if not source.regimes or len(set(source.regimes)) != 2:
-        parser.error(f"{args.data}: the val images need two scene regimes (the synthetic and digits sets have them)")
     regimes = np.array(source.regimes)
     first = regimes == sorted(set(regimes))[0]
     plain_usage, plain_maps = route(model, frames)

@@ -3,14 +3,14 @@
 - ``gap``: global average pooling (YOLO-Master); blind to how peaked the activations are.
 - ``gap+gmp``: average and max pooling concatenated; the max sees small, strong objects that the
   average washes out (a scene with many small objects vs a few large ones).
-- ``gap+gmp+spectrum``: all three (any ``+``-joined set of ``gap``, ``gmp`` and ``spectrum`` works).
-- ``conv``: a depthwise 3x3 stride-2 conv + SiLU before average pooling, so local texture and
-  object density reach the router.
 - ``spectrum``: per channel, the share of its spatial variance that survives 2x2 and 4x4 average
   pooling: how coarse the activity is (the scale of what the image shows). A per-channel gain and
   offset leaves it unchanged, so the photometric jitter of training (HSV) barely moves it, where it
   moves the pooled means and maxima about as much as the images differ from each other, and routers
   fed those learn to route by the jitter (README "Routing remedies").
+- ``gap+gmp+spectrum``: all three, concatenated.
+- ``conv``: a depthwise 3x3 stride-2 conv + SiLU before average pooling, so local texture and
+  object density reach the router.
 
 Any of them can be standardised per channel over the batch (:class:`BatchStandardize`): pooled
 features differ little from image to image next to their common mean, so a router fed them raw
