@@ -221,14 +221,15 @@ def test_later_exports_clean_what_killed_ones_left(tmp_path):
 
 
 def test_routing_remedies_export_and_route_like_torch_eval(tmp_path):
-    """GAP+GMP input, temperature and a trained aux-free bias all act inside the router: the graphs pick the same experts."""
+    """GAP+GMP+spectrum input, temperature and a trained aux-free bias all act inside the router: the graphs pick the same
+    experts."""
     import torch
 
     from edge_moe.models import create_model
     from edge_moe.moe import moe_layers
 
     torch.manual_seed(0)
-    remedies = {"router_input": "gap+gmp", "router_norm": True, "router_logit_norm": True, "router_temperature": 0.5, "bias_rate": 0.01,
+    remedies = {"router_input": "gap+gmp+spectrum", "router_norm": True, "router_logit_norm": True, "router_temperature": 0.5, "bias_rate": 0.01,
                 "router_jitter": 0.5, "weight_floor": 0.3, "expert_dropout": 0.2}
     model = create_model("esmoe-pico", imgsz=IMGSZ, moe=remedies)
     for layer in moe_layers(model):
