@@ -8,7 +8,7 @@ router entropy and dead experts per MoE layer), the total-variation distance bet
 regimes' expert shares per layer, and the epoch-by-epoch expert usage. ``yolo-pico`` (the dense twin)
 and ``esmoe-pico-e8`` (the capacity preset) train on the same schedule. A finished run's result.json is
 reused, so two processes can share the variants and a last call (same options) prints the whole table.
-Writes ``OUT/SCHEDULE/ablation.json``, ``ablation.md`` (the README table) and ``ablation.png``.
+Writes ``OUT/SCHEDULE/ablation.json``, ``ablation.md`` (the tables of docs/routing.md) and ``ablation.png``.
 With ``--seeds N`` every run is repeated with training seeds 0..N-1 (the data sets stay the same), and
 ``seeds.md`` gives each variant's mean and spread: one seed's difference between two variants says little
 when seeds alone move mAP50-95 by as much.
@@ -87,7 +87,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
                                                                            "router_temperature": 0.25}, {"router_warmup": 1.0, "z_loss": 0.0}),
     "default": (TrainConfig().model, {}, {}),  # whatever the zoo and TrainConfig default to now
     "default+mi": (TrainConfig().model, {}, {"balance_loss": "mi"}),
-    # Routers that see the scale of the activity, not its colour (the HSV jitter moved GAP+GMP routing: README)
+    # Routers that see the scale of the activity, not its colour (the HSV jitter moved GAP+GMP routing: docs/routing.md)
     "default+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {}),
     "default+mi+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {"balance_loss": "mi"}),
     "default+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {}),
@@ -157,7 +157,7 @@ def print_table(rows: dict[tuple[str, str], dict], variants: list[str], datasets
 
 
 def markdown_table(rows: dict[tuple[str, str], dict], variants: list[str], datasets: list[str]) -> str:
-    """The README table: per variant and dataset, mAP50-95, warnings, router entropy per layer, dead experts, TV per layer."""
+    """The docs/routing.md table: per variant and dataset, mAP50-95, warnings, router entropy per layer, dead experts, TV per layer."""
     lines = ["| variant | data | mAP50-95 | routing warnings | router entropy p2..p5 | dead experts | TV distance p2..p5 |",
              "|---|---|---:|---|---|---:|---|"]
     for v in variants:

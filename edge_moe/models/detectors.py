@@ -14,7 +14,7 @@ from edge_moe.models.detector import MoEDetector
 from edge_moe.models.registry import register_model
 
 # YOLO-Master's sweet spot (E=4, K=2, backbone) with the routing remedies that measured healthiest in
-# benchmarks/routing_ablation.py (README "Routing remedies"): GAP+GMP router input, temperature 0.5 and
+# benchmarks/routing_ablation.py (docs/routing.md): GAP+GMP router input, temperature 0.5 and
 # DeepSeek-V3's auxiliary-loss-free bias balancing (TrainConfig.balance_loss "auto" then drops the Switch loss).
 ES_MOE = MoEConfig(experts=4, top_k=2, expert_type="dwsep", router_input="gap+gmp", router_temperature=0.5, bias_rate=0.01)
 DENSE = replace(ES_MOE, dense=True)
@@ -77,7 +77,7 @@ def esmoe_pico_e8(**kw: Any) -> MoEDetector:
 
 
 # The default model: DeepSeekMoE's shared expert next to K=1 routed, with the routing that measured best over three seeds
-# in benchmarks/routing_ablation.py (README "Routing remedies"): the router's input and each expert's logit standardised
+# in benchmarks/routing_ablation.py (docs/routing.md): the router's input and each expert's logit standardised
 # over the batch, temperature 0.25 (and no z-loss, edge_moe.moe.losses.default_z_loss).
 PICO_SHARED = replace(ES_MOE, shared_experts=1, top_k=1, router_norm=True, router_logit_norm=True, router_temperature=0.25)
 

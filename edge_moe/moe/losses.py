@@ -108,7 +108,7 @@ BALANCE_LOSSES = ("auto", "switch", "cv2", "mi", "none")
 
 def default_z_loss(routers: Sequence[nn.Module]) -> float:
     """:data:`Z_LOSS`, or 0 for routers that standardise their logits over the batch: those logits are bounded already,
-    and the z-loss, smallest for all-zero logits, pulls them to uniform routing (measured: README "Routing remedies")."""
+    and the z-loss, smallest for all-zero logits, pulls them to uniform routing (measured: docs/routing.md)."""
     return 0.0 if any(getattr(router, "standardises_logits", False) for router in routers) else Z_LOSS
 
 

@@ -7,7 +7,7 @@
   pooling: how coarse the activity is (the scale of what the image shows). A per-channel gain and
   offset leaves it unchanged, so the photometric jitter of training (HSV) barely moves it, where it
   moves the pooled means and maxima about as much as the images differ from each other, and routers
-  fed those learn to route by the jitter (README "Routing remedies").
+  fed those learn to route by the jitter (docs/routing.md).
 - ``gap+gmp+spectrum``: all three, concatenated.
 - ``conv``: a depthwise 3x3 stride-2 conv + SiLU before average pooling, so local texture and
   object density reach the router.
