@@ -49,9 +49,8 @@ def separability(features: np.ndarray, labels: np.ndarray) -> float:
 
 
 def jitter_shift(plain: np.ndarray, jittered: np.ndarray) -> float:
-    """Mean squared move of each image's input, both standardised with the plain images' statistics (0..~2)."""
-    mean, std = plain.mean(0), plain.std(0) + 1e-6
-    return float((((plain - mean) / std - (jittered - mean) / std) ** 2).mean())
+    """Mean squared move of each image's input in units of the plain images' spread per feature (0..~2)."""
+    return float((((plain - jittered) / (plain.std(0) + 1e-6)) ** 2).mean())
 
 
 def main() -> None:
