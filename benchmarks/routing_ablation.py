@@ -92,6 +92,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "default+mi+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {"balance_loss": "mi"}),
     "default+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {}),
     "default+mi+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {"balance_loss": "mi"}),
+    # The spectrum where GAP+GMP routing is weakest (p2, p3: docs/routing.md), GAP+GMP where it separates the regimes
+    "default+mi+spectrum-p2p3": (TrainConfig().model, {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")},
+                                 {"balance_loss": "mi"}),
+    "default+mi+spectrum-p2": (TrainConfig().model, {"router_inputs": ("spectrum", "gap+gmp", "gap+gmp", "gap+gmp")},
+                               {"balance_loss": "mi"}),
+    # More parameters at the same compute: 8 bottleneck experts (hidden = channels / 4), one runs (+2.5 % active GFLOPs, 1.66x params)
+    "capacity-bottleneck-e8": (TrainConfig().model, {"experts": 8, "top_k": 1, "shared_experts": 0, "expert_type": "bottleneck",
+                                                     "expert_expansion": 0.25}, {}),
     "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),

@@ -49,10 +49,12 @@ class MoEConfig:
     experts: int = 4
     top_k: int = 2
     expert_type: ExpertType = "dwsep"
+    expert_expansion: float = 1.0  # ``bottleneck`` experts: hidden channels / channels
     stages: tuple[int, ...] = (2, 3, 4, 5)
     kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)
     dense: bool = False
     router_input: str = "gap"  # one of ROUTER_INPUTS
+    router_inputs: tuple[str, ...] = ()  # one of ROUTER_INPUTS per stage of ``stages``, in its order: overrides router_input
     router_norm: bool = False  # standardise the router input over the batch (BatchNorm)
     router_logit_norm: bool = False  # standardise each expert's logit over the batch (BatchNorm, no affine)
     router_temperature: float = 1.0
@@ -78,6 +80,12 @@ class MoEConfig:
             raise ConfigError(f"moe.kernel_sizes must be odd positive integers, got {self.kernel_sizes}")
         if self.router_input not in ROUTER_INPUTS:
             raise ConfigError(f"moe.router_input must be one of {', '.join(ROUTER_INPUTS)}, got {self.router_input!r}")
+        object.__setattr__(self, "router_inputs", tuple(self.router_inputs))  # a list from JSON or a caller
+        if self.router_inputs and (len(self.router_inputs) != len(self.stages) or any(k not in ROUTER_INPUTS for k in self.router_inputs)):
+            raise ConfigError(f"moe.router_inputs must name one of {', '.join(ROUTER_INPUTS)} for each of the stages {self.stages}, "
+                              f"got {self.router_inputs!r}")
+        if not 0 < self.expert_expansion <= 4:
+            raise ConfigError(f"moe.expert_expansion must be in (0, 4], got {self.expert_expansion}")
         if not self.router_temperature > 0:
             raise ConfigError(f"moe.router_temperature must be > 0, got {self.router_temperature}")
         for name in ("router_jitter", "bias_rate"):
@@ -93,6 +101,10 @@ class MoEConfig:
             raise ConfigError(f"moe.weight_floor must be in [0, 1], got {self.weight_floor}")
         if not 0 <= self.expert_dropout < 1:
             raise ConfigError(f"moe.expert_dropout must be in [0, 1), got {self.expert_dropout}")
+
+    def router_input_at(self, stage: int) -> str:
+        """What the router of ``stage``'s block sees."""
+        return self.router_inputs[self.stages.index(stage)] if self.router_inputs else self.router_input
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ class Backbone(nn.Module):
                 layers.append(SPPF(w[4], w[4]))
             self.stages.append(nn.Sequential(*layers))
             if cfg.moe is not None and stage in cfg.moe.stages:
-                self.moe[f"p{stage}"] = esmoe_block(w[i + 1], cfg.moe)
+                self.moe[f"p{stage}"] = esmoe_block(w[i + 1], cfg.moe, stage)
 
     def steps(self) -> list[Step]:
         """Stem, then per stage P2..P5 the stage and its ES-MoE block: ``images -> p1 -> [c{s} ->] p{s}``."""

@@ -17,7 +17,7 @@ from edge_moe.moe import ImageRouter, MoELayer
 
 def build_experts(channels: int, cfg: MoEConfig, count: int) -> list[nn.Module]:
     if cfg.expert_type == "bottleneck":
-        experts: list[nn.Module] = [Bottleneck(channels, channels, shortcut=False) for _ in range(count)]
+        experts: list[nn.Module] = [Bottleneck(channels, channels, shortcut=False, expansion=cfg.expert_expansion) for _ in range(count)]
     else:
         experts = [DWSeparable(channels, cfg.kernel_sizes[i % len(cfg.kernel_sizes)]) for i in range(count)]
     if cfg.expert_init == "shared":
@@ -52,13 +52,13 @@ def _post(channels: int) -> nn.Module:
     return nn.Sequential(nn.BatchNorm2d(channels, eps=1e-3, momentum=0.03), nn.SiLU())
 
 
-def esmoe_block(channels: int, cfg: MoEConfig) -> nn.Module:
-    """An ES-MoE block, or its dense equal-compute twin when ``cfg.dense``."""
+def esmoe_block(channels: int, cfg: MoEConfig, stage: int) -> nn.Module:
+    """The ES-MoE block after backbone stage ``stage``, or its dense equal-compute twin when ``cfg.dense``."""
     if cfg.dense:
         return DenseExpertsBlock(build_experts(channels, cfg, cfg.top_k), _post(channels))
     return MoELayer(
         build_experts(channels, cfg, cfg.experts),
-        ImageRouter(channels, cfg.experts, cfg.router_input, cfg.router_temperature, cfg.router_jitter, cfg.expert_dropout, cfg.bias_rate,
+        ImageRouter(channels, cfg.experts, cfg.router_input_at(stage), cfg.router_temperature, cfg.router_jitter, cfg.expert_dropout, cfg.bias_rate,
                     cfg.router_norm, cfg.bias_scores, logit_norm=cfg.router_logit_norm),
         cfg.top_k,
         post=_post(channels),

@@ -165,6 +165,25 @@ def test_zoo_model_takes_the_remedies():
     assert "backbone.moe.p3.router.selection_bias" in model.state_dict()
 
 
+def test_router_inputs_choose_what_each_stage_routes_by():
+    model = create_model("esmoe-pico", imgsz=64, moe={"router_input": "gap", "router_inputs": ["spectrum", "spectrum", "gap+gmp", "gap"]})
+    seen = {name.rsplit(".", 1)[-1]: m.router.pool.names for name, m in model.named_modules() if isinstance(m, MoELayer)}
+    assert seen == {"p2": ("spectrum",), "p3": ("spectrum",), "p4": ("gap", "gmp"), "p5": ("gap",)}
+
+
+@pytest.mark.parametrize("inputs", [("spectrum",), ("spectrum", "spectrum", "gap", "gmp")])
+def test_router_inputs_need_a_known_input_per_stage(inputs):
+    with pytest.raises(ConfigError, match=r"moe.router_inputs .* each of the stages \(2, 3, 4, 5\)"):
+        MoEConfig(router_inputs=inputs)
+
+
+def test_bottleneck_experts_take_their_hidden_width_from_the_expansion():
+    experts = build_experts(64, MoEConfig(expert_type="bottleneck", expert_expansion=0.25), 2)
+    assert [expert.cv1.conv.out_channels for expert in experts] == [16, 16]
+    with pytest.raises(ConfigError, match="moe.expert_expansion"):
+        MoEConfig(expert_expansion=0.0)
+
+
 def test_router_warmup_mixes_every_expert_in_training_only():
     torch.manual_seed(0)
     layer = _layer(ImageRouter(8, 4))
