@@ -80,7 +80,6 @@ class MoEConfig:
             raise ConfigError(f"moe.kernel_sizes must be odd positive integers, got {self.kernel_sizes}")
         if self.router_input not in ROUTER_INPUTS:
             raise ConfigError(f"moe.router_input must be one of {', '.join(ROUTER_INPUTS)}, got {self.router_input!r}")
-        object.__setattr__(self, "router_inputs", tuple(self.router_inputs))  # a list from JSON or a caller
         if self.router_inputs and (len(self.router_inputs) != len(self.stages) or any(k not in ROUTER_INPUTS for k in self.router_inputs)):
             raise ConfigError(f"moe.router_inputs must name one of {', '.join(ROUTER_INPUTS)} for each of the stages {self.stages}, "
                               f"got {self.router_inputs!r}")
@@ -149,11 +148,14 @@ class DetectorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DetectorConfig":
-        data = dict(data)
+        data = lists_as_tuples(data)
         moe = data.pop("moe", None)
-        tuples = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}
-        data.update(tuples)
         if moe is not None:
             moe = {"bias_scores": "logits", **moe}  # saved before the field existed: the bias went on the logits
-            moe = MoEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in moe.items()})
+            moe = MoEConfig(**lists_as_tuples(moe))
         return cls(moe=moe, **data)
+
+
+def lists_as_tuples(values: dict[str, Any]) -> dict[str, Any]:
+    """Config values as the frozen configs hold them: lists (from JSON, checkpoints or callers) become tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}

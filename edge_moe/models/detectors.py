@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any
 
-from edge_moe.models.config import ConfigError, DetectorConfig, MoEConfig
+from edge_moe.models.config import ConfigError, DetectorConfig, MoEConfig, lists_as_tuples
 from edge_moe.models.detector import MoEDetector
 from edge_moe.models.registry import register_model
 
@@ -32,7 +32,7 @@ def _create_detector(name: str, base: DetectorConfig, preset_moe: MoEConfig, **o
         unknown = sorted(set(given) - known)
         if unknown:
             raise ConfigError(f"unknown {fields_of.__name__} field(s) {unknown} for {name}; allowed: {sorted(known)}")
-    cfg = replace(base, name=name, moe=replace(preset_moe, **moe_overrides), **overrides)
+    cfg = replace(base, name=name, moe=replace(preset_moe, **lists_as_tuples(moe_overrides)), **lists_as_tuples(overrides))
     return MoEDetector(cfg)
 
 
