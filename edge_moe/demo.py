@@ -1,6 +1,6 @@
 """`make demo`: the whole product on the embedded defaults, on a CPU, with no downloads.
 
-train esmoe-pico on the built-in synthetic scenes -> export a sparse bundle (only the K selected
+train the default model (esmoe-pico-shared) on the built-in synthetic scenes -> export a sparse bundle (only the K selected
 experts run) -> build its TensorRT-RTX engines (no GPU needed) -> encode a video of held-out scenes
 -> run the torch-free runtime over it -> print a summary and leave the annotated video, the
 expert-activation plot and the JSONL in one folder.
