@@ -101,6 +101,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),
+    # The capacity presets' upper bound: all 8 experts of esmoe-pico-e8 on every image (its parameters, +17 % active GFLOPs)
+    "yolo-pico-e8-all (upper bound)": ("yolo-pico", {"experts": 8, "top_k": 8, "kernel_sizes": (3, 5)}, {}),
 }
 
 
