@@ -36,6 +36,7 @@ class TrainConfig:
     router_warmup: float = 1.0  # epochs of dense-to-sparse training: all experts mixed in, fading linearly to top-K
     use_dfl: bool = True  # distribution focal loss on the box branch (model config)
     close_mosaic: int = 2  # mosaic off for the last N epochs
+    close_hsv: int = 0  # HSV colour jitter off for the last N epochs: they train on the colours validation shows
     clip_grad: float = 10.0
     ema_tau: float = 2000.0
     precise_bn: int = 160  # training images whose BatchNorm statistics replace the running ones before each validation (0: off)
@@ -62,6 +63,8 @@ class TrainConfig:
             raise UserError(f"--lr0 must be a finite number > 0, got {self.lr0}")
         if self.close_mosaic < 0:
             raise UserError(f"--close-mosaic must be an integer >= 0, got {self.close_mosaic}")
+        if self.close_hsv < 0:
+            raise UserError(f"--close-hsv must be an integer >= 0, got {self.close_hsv}")
         if not 0 <= self.augment.mosaic <= 1:
             raise UserError(f"--mosaic must be in [0, 1], got {self.augment.mosaic}")
         if not 0 <= self.moe_coef <= 10:

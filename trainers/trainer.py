@@ -145,7 +145,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, p
 
     for epoch in range(run.start_epoch, config.epochs):
         epoch_start = time.perf_counter()
-        dataset.set_epoch(epoch, mosaic_on=epoch < config.epochs - config.close_mosaic)
+        dataset.set_epoch(epoch, mosaic_on=epoch < config.epochs - config.close_mosaic, hsv_on=epoch < config.epochs - config.close_hsv)
         sampler.set_epoch(epoch)
         loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers, collate_fn=collate_train)
         model.train()

@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-dfl", action="store_true", help="regress box distances directly instead of with DFL")
     parser.add_argument("--mosaic", type=probability, default=0.5, help="probability of a 4-image mosaic per training image (default %(default)s)")
     parser.add_argument("--close-mosaic", type=non_negative_int, default=2, help="turn mosaic off for the last N epochs (default %(default)s)")
+    parser.add_argument("--close-hsv", type=non_negative_int, default=0,
+                        help="turn the HSV colour jitter off for the last N epochs, so they train on the colours validation "
+                             "and deployment see (default %(default)s)")
     parser.add_argument("--workers", type=non_negative_int, default=1, help="DataLoader worker processes (default %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--experts", type=expert_paths, default=(),
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, balance_loss=args.balance_loss, z_loss=args.z_loss,
         router_warmup=args.router_warmup, precise_bn=args.precise_bn,
         use_dfl=not args.no_dfl,
-        close_mosaic=args.close_mosaic, workers=args.workers, seed=args.seed, threads=args.threads,
+        close_mosaic=args.close_mosaic, close_hsv=args.close_hsv, workers=args.workers, seed=args.seed, threads=args.threads,
         augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn, experts=args.experts, freeze_experts=args.freeze_experts,
     )
     train(config, resume=args.resume, exist_ok=args.exist_ok, given=given_fields(getattr(args, "argv", ())))

@@ -29,9 +29,13 @@ class TrainDataset(Dataset):
         self.seed = seed
         self.epoch = 0
 
-    def set_epoch(self, epoch: int, mosaic_on: bool) -> None:
+    def set_epoch(self, epoch: int, mosaic_on: bool, hsv_on: bool = True) -> None:
         self.epoch = epoch
-        self.augment_now = self.augment if mosaic_on else replace(self.augment, mosaic=0.0)
+        self.augment_now = self.augment
+        if not mosaic_on:
+            self.augment_now = replace(self.augment_now, mosaic=0.0)
+        if not hsv_on:
+            self.augment_now = replace(self.augment_now, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0)
 
     def __len__(self) -> int:
         return len(self.source)

@@ -32,6 +32,7 @@ def test_rules(rule, good, bad):
     (["run", "--model", "b", "--source", "0", "--iou", "1.5"], "argument --iou: must be in [0, 1]"),
     (["train", "--mosaic", "5"], "argument --mosaic: must be in [0, 1], got 5"),
     (["train", "--close-mosaic", "-2"], "argument --close-mosaic: must be an integer >= 0, got -2"),
+    (["train", "--close-hsv", "-1"], "argument --close-hsv: must be an integer >= 0, got -1"),
     (["train", "--lr0", "-1"], "argument --lr0: must be a finite number > 0, got -1"),
     (["train", "--lr0", "nan"], "argument --lr0: expected a finite number, got 'nan'"),
     (["train", "--epochs", "0"], "argument --epochs: must be an integer >= 1, got 0"),

@@ -59,3 +59,14 @@ def test_letterbox_is_the_runtime_one():
     out, ratio, (px, py) = letterbox(image, 64)
     canvas, box = runtime_letterbox(image, 64, 64)
     assert np.array_equal(out, canvas) and (ratio, px, py) == (box.scale, box.pad_x, box.pad_y)
+
+
+def test_closed_colour_jitter_leaves_the_colours_as_validation_sees_them():
+    source = generate(parse_synthetic("synthetic:n=4,imgsz=64"), "train")
+    geometry_only = AugmentConfig(flip_lr=0.0, translate=0.0, scale=0.0, mosaic=0.0)
+    dataset = TrainDataset(source, 64, geometry_only, seed=1)
+    plain = torch.from_numpy(letterbox(source.get(2).image, 64)[0][..., ::-1].transpose(2, 0, 1).copy())  # BGR HWC -> RGB CHW
+    dataset.set_epoch(0, mosaic_on=False)
+    assert not torch.equal(dataset[2][0], plain)  # the HSV jitter changed the colours
+    dataset.set_epoch(0, mosaic_on=False, hsv_on=False)
+    assert torch.equal(dataset[2][0], plain)
