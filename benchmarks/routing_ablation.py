@@ -87,6 +87,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
                                                                            "router_temperature": 0.25}, {"router_warmup": 1.0, "z_loss": 0.0}),
     "default": (TrainConfig().model, {}, {}),  # whatever the zoo and TrainConfig default to now
     "default+mi": (TrainConfig().model, {}, {"balance_loss": "mi"}),
+    # The last two epochs without the colour jitter, whose colour-shifted images some MI-loss routers gave an expert of its own
+    "default+mi+close-hsv": (TrainConfig().model, {}, {"balance_loss": "mi", "close_hsv": 2}),
+    "default+close-hsv": (TrainConfig().model, {}, {"close_hsv": 2}),
     # Routers that see the scale of the activity, not its colour (the HSV jitter moved GAP+GMP routing: docs/routing.md)
     "default+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {}),
     "default+mi+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {"balance_loss": "mi"}),
@@ -100,6 +103,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
                                                      "expert_expansion": 0.25}, {}),
     "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
+    "yolo-pico+close-hsv (dense twin)": ("yolo-pico", {}, {"close_hsv": 2}),
     "esmoe-pico-e8 (capacity)": ("esmoe-pico-e8", {}, {}),
     # The capacity presets' upper bound: all 8 experts of esmoe-pico-e8 on every image (its parameters, +17 % active GFLOPs)
     "yolo-pico-e8-all (upper bound)": ("yolo-pico", {"experts": 8, "top_k": 8, "kernel_sizes": (3, 5)}, {}),
