@@ -13,6 +13,9 @@ FPS = 15
 
 
 def ffmpeg(*args: str) -> None:
+    """Runs ffmpeg; skips the test (or fixture) that needs it where it is not installed."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=120)
 
 
@@ -20,8 +23,6 @@ def ffmpeg(*args: str) -> None:
 def media(tmp_path_factory) -> dict[str, Path]:
     """h264.mp4 (45 frames, 320x240), mjpeg.avi (30 frames, portrait 240x320), truncated.mp4,
     truncated.avi, images/ (odd sizes, gray, one unreadable file), not_video.mp4."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
     root = tmp_path_factory.mktemp("media")
     ffmpeg("-f", "lavfi", "-i", f"testsrc=size=320x240:rate={FPS}", "-frames:v", "45", "-c:v", "libx264", "-pix_fmt", "yuv420p",
            "-movflags", "+faststart", str(root / "h264.mp4"))
