@@ -1,0 +1,108 @@
+"""Benchmark (not a test): where a sparse frame's time goes on ONNX Runtime CPU, graph by graph.
+
+    .venv/bin/python benchmarks/graph_times.py esmoe-n-e8 --imgsz 640
+
+Exports the model's sparse and dense bundles to a temp folder and times every graph alone, on the runtime's own
+ONNX Runtime backend (inputs and outputs bound once through IOBinding, every session on the process-wide thread
+pool, as the plan executor runs them), each graph once per round as a frame runs them, so a load spike hits each
+alike. Prints per graph its p50 and its convolution GFLOPs, and the sparse frame rebuilt from its graphs (every
+segment plus K experts of each MoE layer, at the layer's mean expert time) against the dense graph. Where that sum
+matches ``edge-moe bench``'s sparse row, the plan adds no time of its own and what is left of the sparse/dense
+ratio above the FLOP ratio is how fast each graph's kernels run.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+
+from edge_moe.exporters.export import export_with_report
+from edge_moe.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+from edge_moe.runtime.bundle import Bundle, load_bundle
+from edge_moe.runtime.schema import ExpertsStep
+
+def conv_gflops(path: Path) -> float:
+    """2 x multiply-accumulates of every Conv in the graph (its static shapes), in GFLOPs."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in (*model.graph.value_info, *model.graph.output)}
+    weights = {w.name: list(w.dims) for w in model.graph.initializer}
+    total = 0.0
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            _, per_group, kh, kw = weights[node.input[1]]  # (C_out, C_in / groups, kh, kw)
+            total += 2.0 * np.prod(shapes[node.output[0]]) * per_group * kh * kw
+    return total / 1e9
+
+
+def bound_calls(bundle: Bundle) -> dict[str, Callable[[], None]]:
+    """A zero-argument call per graph, its inputs and outputs bound once to buffers of the manifest's shapes."""
+    backend = OnnxRuntimeBackend(bundle)
+    calls = {}
+    for name, entry in bundle.graphs.items():
+        session = backend.open(name)
+        buffers = {spec.name: backend.allocate(spec.name, spec.shape, np.dtype(spec.dtype)) for spec in (*entry.inputs, *entry.outputs)}
+        for spec in entry.inputs:
+            if np.dtype(spec.dtype).kind == "f":
+                buffers[spec.name].write(np.random.default_rng(0).random(spec.shape, np.float32))
+        calls[name] = session.bind(buffers, buffers)
+    return calls
+
+
+def time_graphs(calls: dict[str, Callable[[], None]], iters: int) -> dict[str, float]:
+    """p50 ms of each call over ``iters`` rounds of one call each: a graph's caches hold the others' data, as in a
+    frame (in turns of five calls each, every graph ran 2-3 ms a frame faster)."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():
+        call()  # warm-up
+    for _ in range(iters):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="zoo model with MoE layers")
+    parser.add_argument("--imgsz", type=int, default=None)
+    parser.add_argument("--iters", type=int, default=40, help="timed calls per graph")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        report = export_with_report(args.model, Path(folder) / "sparse", args.imgsz, "sparse", other_out=Path(folder) / "dense")
+        sparse, dense = load_bundle(report.bundle), load_bundle(Path(folder) / "dense")
+        calls = {f"sparse/{name}": call for name, call in bound_calls(sparse).items()}
+        calls.update({f"dense/{name}": call for name, call in bound_calls(dense).items()})
+        p50 = time_graphs(calls, args.iters)
+        flops = {f"sparse/{name}": conv_gflops(sparse.graph_path(name)) for name in sparse.graphs}
+        flops.update({f"dense/{name}": conv_gflops(dense.graph_path(name)) for name in dense.graphs})
+
+    rows: dict[str, tuple[float, float]] = {}  # graph (an MoE layer's experts: their mean) -> (p50 ms, GFLOPs)
+    frame_ms = frame_gflops = 0.0  # the sparse frame: every segment, K experts per MoE layer
+    for step in sparse.plan.steps:
+        names = [f"sparse/{g}" for g in step.graphs] if isinstance(step, ExpertsStep) else [f"sparse/{step.graph}"]
+        label = f"sparse/{step.layer} expert (mean of {len(names)})" if isinstance(step, ExpertsStep) else names[0]
+        rows[label] = (statistics.mean(p50[n] for n in names), statistics.mean(flops[n] for n in names))
+        k = len(step.outputs) if isinstance(step, ExpertsStep) else 1
+        frame_ms += k * rows[label][0]
+        frame_gflops += k * rows[label][1]
+    for name in dense.graphs:
+        rows[f"dense/{name}"] = (p50[f"dense/{name}"], flops[f"dense/{name}"])
+    dense_ms = sum(p50[f"dense/{name}"] for name in dense.graphs)
+    dense_gflops = sum(flops[f"dense/{name}"] for name in dense.graphs)
+
+    print(f"{args.model}, ONNX Runtime CPU, each graph alone, p50 of {args.iters} calls")
+    print("| graph | p50 ms | conv GFLOPs | GFLOPs per ms |\n|---|---:|---:|---:|")
+    for label, (ms, gflops) in rows.items():
+        print(f"| {label} | {ms:.2f} | {gflops:.3f} | {gflops / ms:.3f} |")
+    print(f"sparse frame from its graphs: {frame_ms:.1f} ms, {frame_gflops:.2f} GFLOPs; dense graph: {dense_ms:.1f} ms, "
+          f"{dense_gflops:.2f} GFLOPs; time ratio {frame_ms / dense_ms:.3f}, FLOP ratio {frame_gflops / dense_gflops:.3f}")
+
+if __name__ == "__main__":
+    main()
