@@ -27,6 +27,7 @@ from edge_moe.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
 from edge_moe.runtime.bundle import Bundle, load_bundle
 from edge_moe.runtime.schema import ExpertsStep
 
+
 def conv_gflops(path: Path) -> float:
     """2 x multiply-accumulates of every Conv in the graph (its static shapes), in GFLOPs."""
     model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
@@ -77,11 +78,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         report = export_with_report(args.model, Path(folder) / "sparse", args.imgsz, "sparse", other_out=Path(folder) / "dense")
         sparse, dense = load_bundle(report.bundle), load_bundle(Path(folder) / "dense")
-        calls = {f"sparse/{name}": call for name, call in bound_calls(sparse).items()}
-        calls.update({f"dense/{name}": call for name, call in bound_calls(dense).items()})
+        lowerings = {"sparse": sparse, "dense": dense}
+        calls = {f"{lowering}/{name}": call for lowering, bundle in lowerings.items() for name, call in bound_calls(bundle).items()}
         p50 = time_graphs(calls, args.iters)
-        flops = {f"sparse/{name}": conv_gflops(sparse.graph_path(name)) for name in sparse.graphs}
-        flops.update({f"dense/{name}": conv_gflops(dense.graph_path(name)) for name in dense.graphs})
+        flops = {f"{lowering}/{name}": conv_gflops(bundle.graph_path(name))
+                 for lowering, bundle in lowerings.items() for name in bundle.graphs}
 
     rows: dict[str, tuple[float, float]] = {}  # graph (an MoE layer's experts: their mean) -> (p50 ms, GFLOPs)
     frame_ms = frame_gflops = 0.0  # the sparse frame: every segment, K experts per MoE layer
@@ -103,6 +104,7 @@ def main() -> None:
         print(f"| {label} | {ms:.2f} | {gflops:.3f} | {gflops / ms:.3f} |")
     print(f"sparse frame from its graphs: {frame_ms:.1f} ms, {frame_gflops:.2f} GFLOPs; dense graph: {dense_ms:.1f} ms, "
           f"{dense_gflops:.2f} GFLOPs; time ratio {frame_ms / dense_ms:.3f}, FLOP ratio {frame_gflops / dense_gflops:.3f}")
+
 
 if __name__ == "__main__":
     main()

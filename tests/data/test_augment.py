@@ -3,7 +3,7 @@ import torch
 
 from edge_moe.data import generate, parse_synthetic
 from edge_moe.data.augment import AugmentConfig, flip, letterbox, mosaic, random_affine
-from edge_moe.data.loader import TrainDataset
+from edge_moe.data.loader import TrainDataset, _to_chw_rgb
 
 
 def test_letterbox_maps_pixels():
@@ -65,7 +65,7 @@ def test_closed_colour_jitter_leaves_the_colours_as_validation_sees_them():
     source = generate(parse_synthetic("synthetic:n=4,imgsz=64"), "train")
     geometry_only = AugmentConfig(flip_lr=0.0, translate=0.0, scale=0.0, mosaic=0.0)
     dataset = TrainDataset(source, 64, geometry_only, seed=1)
-    plain = torch.from_numpy(letterbox(source.get(2).image, 64)[0][..., ::-1].transpose(2, 0, 1).copy())  # BGR HWC -> RGB CHW
+    plain = _to_chw_rgb(letterbox(source.get(2).image, 64)[0])
     dataset.set_epoch(0, mosaic_on=False)
     assert not torch.equal(dataset[2][0], plain)  # the HSV jitter changed the colours
     dataset.set_epoch(0, mosaic_on=False, hsv_on=False)
