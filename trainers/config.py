@@ -36,7 +36,7 @@ class TrainConfig:
     router_warmup: float = 1.0  # epochs of dense-to-sparse training: all experts mixed in, fading linearly to top-K
     use_dfl: bool = True  # distribution focal loss on the box branch (model config)
     close_mosaic: int = 2  # mosaic off for the last N epochs
-    close_hsv: int = 0  # HSV colour jitter off for the last N epochs: they train on the colours validation shows
+    close_hsv: int = 2  # HSV colour jitter off for the last N epochs: they train on the colours validation shows
     clip_grad: float = 10.0
     ema_tau: float = 2000.0
     precise_bn: int = 160  # training images whose BatchNorm statistics replace the running ones before each validation (0: off)
@@ -92,6 +92,7 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("close_hsv", 0)  # saved before the option existed: those runs jittered to the end
         if isinstance(values.get("experts"), list):
             values["experts"] = tuple(values["experts"])
         if isinstance(values.get("augment"), dict):

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--moe-coef", type=non_negative_float, default=0.2, help="MoE balance-loss coefficient (YOLO-Master: 0.15-0.3; default %(default)s)")
     parser.add_argument("--balance-loss", choices=("auto", "switch", "cv2", "mi", "none"), default="auto",
                         help="MoE balance loss: Switch/GShard, importance + load cv^2, mi: image-expert mutual information, none; "
-                             "auto: none for routers with the auxiliary-loss-free bias (the esmoe-* default), else switch "
+                             "auto: mi for routers that standardise their logits (the default model's), else none for routers "
+                             "with the auxiliary-loss-free bias (the other esmoe-* presets), else switch "
                              "(default %(default)s)")
     parser.add_argument("--z-loss", type=non_negative_float, default=None,
                         help="router z-loss weight in the MoE loss (default 0.001; 0 for routers that standardise their logits over the batch)")
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-dfl", action="store_true", help="regress box distances directly instead of with DFL")
     parser.add_argument("--mosaic", type=probability, default=0.5, help="probability of a 4-image mosaic per training image (default %(default)s)")
     parser.add_argument("--close-mosaic", type=non_negative_int, default=2, help="turn mosaic off for the last N epochs (default %(default)s)")
-    parser.add_argument("--close-hsv", type=non_negative_int, default=0,
+    parser.add_argument("--close-hsv", type=non_negative_int, default=2,
                         help="turn the HSV colour jitter off for the last N epochs, so they train on the colours validation "
                              "and deployment see (default %(default)s)")
     parser.add_argument("--workers", type=non_negative_int, default=1, help="DataLoader worker processes (default %(default)s)")

@@ -106,19 +106,25 @@ class MoELossWeights:
 BALANCE_LOSSES = ("auto", "switch", "cv2", "mi", "none")
 
 
+def standardises_logits(routers: Sequence[nn.Module]) -> bool:
+    """Whether the routers standardise their logits over the batch (``router_logit_norm``): the default model's do."""
+    return any(getattr(router, "standardises_logits", False) for router in routers)
+
+
 def default_z_loss(routers: Sequence[nn.Module]) -> float:
     """:data:`Z_LOSS`, or 0 for routers that standardise their logits over the batch: those logits are bounded already,
     and the z-loss, smallest for all-zero logits, pulls them to uniform routing (measured: docs/routing.md)."""
-    return 0.0 if any(getattr(router, "standardises_logits", False) for router in routers) else Z_LOSS
+    return 0.0 if standardises_logits(routers) else Z_LOSS
 
 
-def balance_loss_weights(balance: str, z: float = Z_LOSS, bias_balanced: bool = False) -> MoELossWeights:
+def balance_loss_weights(balance: str, z: float = Z_LOSS, bias_balanced: bool = False, standardised: bool = False) -> MoELossWeights:
     """The auxiliary terms of one balance recipe: ``switch`` (Switch/GShard), ``cv2`` (Shazeer's importance + load
-    cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`), ``none``, or ``auto``: none
-    when the routers are ``bias_balanced`` (the auxiliary-loss-free bias balances them), else switch. ``z`` weighs the
-    router z-loss."""
+    cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`), ``none``, or ``auto``: mi for
+    routers whose logits are ``standardised`` over the batch (with the colour jitter closed for the last epochs it
+    routed healthiest of every recipe measured: docs/routing.md), else none when the routers are ``bias_balanced``
+    (the auxiliary-loss-free bias balances them), else switch. ``z`` weighs the router z-loss."""
     if balance == "auto":
-        balance = "none" if bias_balanced else "switch"
+        balance = "mi" if standardised else "none" if bias_balanced else "switch"
     if balance == "switch":
         return MoELossWeights(balance=1.0, z=z)
     if balance == "cv2":

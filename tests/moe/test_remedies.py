@@ -7,7 +7,7 @@ from edge_moe.models import create_model
 from edge_moe.models.config import ConfigError, MoEConfig
 from edge_moe.models.esmoe import build_experts
 from edge_moe.moe import ImageRouter, MoELayer, Routing, set_router_warmup, top_k_route, update_selection_bias
-from edge_moe.moe.losses import balance_loss_weights
+from edge_moe.moe.losses import MoELossWeights, balance_loss_weights
 
 
 def _layer(router: ImageRouter, channels: int = 8) -> MoELayer:
@@ -146,6 +146,7 @@ def test_balance_loss_recipes():
     mi = balance_loss_weights("mi")
     assert (mi.balance, mi.mutual_information) == (0.0, 1.0)
     assert balance_loss_weights("auto").balance == 1.0 and balance_loss_weights("auto", bias_balanced=True).balance == 0.0
+    assert balance_loss_weights("auto", bias_balanced=True, standardised=True) == MoELossWeights(balance=0.0, mutual_information=1.0)
     with pytest.raises(ValueError, match="auto, switch, cv2, mi, none"):
         balance_loss_weights("gshard")
 

@@ -7,6 +7,7 @@ import torch
 
 from edge_moe.cli import main
 from edge_moe.errors import UserError
+from edge_moe.trainers import TrainConfig
 from edge_moe.trainers.trainer import run_folder
 
 DATA = "synthetic:n=8,val=4,imgsz=64,seed=5"
@@ -84,3 +85,9 @@ def test_epochs_above_the_saved_total_extend_a_finished_run(finished, tmp_path, 
     payload = torch.load(run / "weights" / "last.pt", weights_only=True)
     assert payload["train_state"]["epoch"] == 2 and payload["train"]["config"]["epochs"] == 2
     assert len((run / "results.csv").read_text().strip().splitlines()) == 3
+
+
+def test_a_run_saved_before_close_hsv_existed_resumes_with_the_jitter_on_to_the_end():
+    saved = TrainConfig().to_dict()
+    del saved["close_hsv"]
+    assert TrainConfig.from_dict(saved).close_hsv == 0 and TrainConfig().close_hsv == 2
