@@ -34,8 +34,8 @@ PLAIN = {"router_input": "gap", "router_norm": False, "router_temperature": 1.0,
          "bias_scores": "logits"}
 # One always-on expert next to K=1 routed (DeepSeekMoE), the bias on standardised logits.
 SHARED = {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}
-# "auto" for bias-balanced routers until 2026-11-25, when it became mi for routers that standardise their logits: the
-# variants with such routers that ran on "auto" before then pin it, so their tables reproduce.
+# What "auto" chose for these bias-balanced routers until the recipe change of 2026-11-24 (tenth session), when it became
+# mi for routers that standardise their logits: the variants with such routers that ran on "auto" pin it.
 AUX_FREE = {"balance_loss": "none"}
 SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0, "router_warmup": 0.0}
 # variant -> (model, MoEConfig overrides, TrainConfig overrides). "baseline" is YOLO-Master's plain router.
@@ -89,11 +89,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-expert-e8+router-norm+logit-norm-no-z+T0.25": ("esmoe-pico-e8", {**SHARED, "router_norm": True, "router_logit_norm": True,
                                                                            "router_temperature": 0.25},
                                                            {**AUX_FREE, "router_warmup": 1.0, "z_loss": 0.0}),
-    # The default model (its routing as the zoo has it now) with the training recipe before 2026-11-25: bias balancing alone
+    # The default model (its routing as the zoo has it now) with the recipe before the change: bias balancing alone
     "default": (TrainConfig().model, {}, AUX_FREE),
     "default+mi": (TrainConfig().model, {}, {"balance_loss": "mi"}),
     # The last two epochs without the colour jitter, whose colour-shifted images some MI-loss routers gave an expert of its own
-    "default+mi+close-hsv": (TrainConfig().model, {}, {"balance_loss": "mi", "close_hsv": 2}),  # = the default recipe since 2026-11-25
+    "default+mi+close-hsv": (TrainConfig().model, {}, {"balance_loss": "mi", "close_hsv": 2}),  # = the default recipe since the change
     "default+close-hsv": (TrainConfig().model, {}, {**AUX_FREE, "close_hsv": 2}),
     # Routers that see the scale of the activity, not its colour (the HSV jitter moved GAP+GMP routing: docs/routing.md)
     "default+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, AUX_FREE),
@@ -127,7 +127,7 @@ def run_variant(name: str, schedule: TrainConfig, data: str, out: Path) -> dict:
     if saved.is_file():
         return json.loads(saved.read_text())
     model, moe_options, overrides = VARIANTS[name]
-    overrides = {"close_hsv": 0, **overrides}  # the colour jitter on to the end, as before 2026-11-25, unless the variant closes it
+    overrides = {"close_hsv": 0, **overrides}  # jitter to the end as before the recipe change (AUX_FREE) unless the variant closes it
     config = replace(schedule, model=model, data=data, moe_options=dict(moe_options), **overrides)
     result = train(config, out=out, progress=False, exist_ok=True)
     metrics = result.metrics
