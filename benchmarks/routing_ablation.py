@@ -103,6 +103,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # The spectrum where GAP+GMP routing is weakest (p2, p3: docs/routing.md), GAP+GMP where it separates the regimes
     "default+mi+spectrum-p2p3": (TrainConfig().model, {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")},
                                  {"balance_loss": "mi"}),
+    "default+mi+close-hsv+spectrum-p2p3": (TrainConfig().model, {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")},
+                                           {"balance_loss": "mi", "close_hsv": 2}),
     # More parameters at the same compute: 8 bottleneck experts (hidden = channels / 4), one runs (+2.5 % active GFLOPs, 1.66x params)
     "capacity-bottleneck-e8": (TrainConfig().model, {"experts": 8, "top_k": 1, "shared_experts": 0, "expert_type": "bottleneck",
                                                      "expert_expansion": 0.25}, AUX_FREE),
