@@ -34,9 +34,13 @@ PLAIN = {"router_input": "gap", "router_norm": False, "router_temperature": 1.0,
          "bias_scores": "logits"}
 # One always-on expert next to K=1 routed (DeepSeekMoE), the bias on standardised logits.
 SHARED = {"bias_scores": "standardised", "shared_experts": 1, "top_k": 1}
-# What "auto" chose for these bias-balanced routers until the recipe change of 2026-11-24 (tenth session), when it became
-# mi for routers that standardise their logits: the variants with such routers that ran on "auto" pin it.
-AUX_FREE = {"balance_loss": "none"}
+# What "auto" chose for bias-balanced routers that standardise their logits until the tenth session (2026-11-24), when it
+# became mi for them: the variants measured with such routers on "auto" before then pin it.
+AUTO_BEFORE_MI = {"balance_loss": "none"}
+# The default recipe since the tenth session: the MI loss, the colour jitter off for the last two epochs.
+MI_CLOSE_HSV = {"balance_loss": "mi", "close_hsv": 2}
+# The spectrum router input where GAP+GMP routing separates the regimes least (p2, p3: docs/routing.md), GAP+GMP in p4, p5.
+SPECTRUM_P2P3 = {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")}
 SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0, "router_warmup": 0.0}
 # variant -> (model, MoEConfig overrides, TrainConfig overrides). "baseline" is YOLO-Master's plain router.
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -78,36 +82,35 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "shared-expert+router-norm": ("esmoe-pico", {**SHARED, "router_norm": True}, {"router_warmup": 1.0}),
     "shared-expert+router-norm+T0.25": ("esmoe-pico", {**SHARED, "router_norm": True, "router_temperature": 0.25}, {"router_warmup": 1.0}),
     "shared-expert+T0.25": ("esmoe-pico", {**SHARED, "router_temperature": 0.25}, {"router_warmup": 1.0}),
-    "shared-expert+logit-norm": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {**AUX_FREE, "router_warmup": 1.0, "z_loss": 1e-3}),
+    "shared-expert+logit-norm": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {**AUTO_BEFORE_MI, "router_warmup": 1.0, "z_loss": 1e-3}),
     # The z-loss is smallest for all-zero logits: on batch-standardised ones it pulls the router to uniform (z_loss None: 0 for them).
-    "shared-expert+logit-norm-no-z": ("esmoe-pico", {**SHARED, "router_logit_norm": True}, {**AUX_FREE, "router_warmup": 1.0, "z_loss": 0.0}),
+    "shared-expert+logit-norm-no-z": ("esmoe-pico", {**SHARED, "router_logit_norm": True},
+                                      {**AUTO_BEFORE_MI, "router_warmup": 1.0, "z_loss": 0.0}),
     "shared-expert+logit-norm-no-z+T0.25": ("esmoe-pico", {**SHARED, "router_logit_norm": True, "router_temperature": 0.25},
-                                            {**AUX_FREE, "router_warmup": 1.0, "z_loss": 0.0}),
+                                            {**AUTO_BEFORE_MI, "router_warmup": 1.0, "z_loss": 0.0}),
     # = the esmoe-pico-shared preset, the default model since 2026-11-24
     "shared-expert+router-norm+logit-norm-no-z+T0.25": ("esmoe-pico", {**SHARED, "router_norm": True, "router_logit_norm": True,
-                                                                    "router_temperature": 0.25}, {**AUX_FREE, "router_warmup": 1.0, "z_loss": 0.0}),
+                                                                    "router_temperature": 0.25},
+                                                        {**AUTO_BEFORE_MI, "router_warmup": 1.0, "z_loss": 0.0}),
     "shared-expert-e8+router-norm+logit-norm-no-z+T0.25": ("esmoe-pico-e8", {**SHARED, "router_norm": True, "router_logit_norm": True,
                                                                            "router_temperature": 0.25},
-                                                           {**AUX_FREE, "router_warmup": 1.0, "z_loss": 0.0}),
-    # The default model (its routing as the zoo has it now) with the recipe before the change: bias balancing alone
-    "default": (TrainConfig().model, {}, AUX_FREE),
+                                                           {**AUTO_BEFORE_MI, "router_warmup": 1.0, "z_loss": 0.0}),
+    # The default model (its routing as the zoo has it now) with the recipe before the tenth session: bias balancing alone
+    "default": (TrainConfig().model, {}, AUTO_BEFORE_MI),
     "default+mi": (TrainConfig().model, {}, {"balance_loss": "mi"}),
     # The last two epochs without the colour jitter, whose colour-shifted images some MI-loss routers gave an expert of its own
-    "default+mi+close-hsv": (TrainConfig().model, {}, {"balance_loss": "mi", "close_hsv": 2}),  # = the default recipe since the change
-    "default+close-hsv": (TrainConfig().model, {}, {**AUX_FREE, "close_hsv": 2}),
+    "default+mi+close-hsv": (TrainConfig().model, {}, MI_CLOSE_HSV),
+    "default+close-hsv": (TrainConfig().model, {}, {**AUTO_BEFORE_MI, "close_hsv": 2}),
     # Routers that see the scale of the activity, not its colour (the HSV jitter moved GAP+GMP routing: docs/routing.md)
-    "default+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, AUX_FREE),
+    "default+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, AUTO_BEFORE_MI),
     "default+mi+spectrum": (TrainConfig().model, {"router_input": "spectrum"}, {"balance_loss": "mi"}),
-    "default+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, AUX_FREE),
+    "default+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, AUTO_BEFORE_MI),
     "default+mi+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {"balance_loss": "mi"}),
-    # The spectrum where GAP+GMP routing is weakest (p2, p3: docs/routing.md), GAP+GMP where it separates the regimes
-    "default+mi+spectrum-p2p3": (TrainConfig().model, {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")},
-                                 {"balance_loss": "mi"}),
-    "default+mi+close-hsv+spectrum-p2p3": (TrainConfig().model, {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")},
-                                           {"balance_loss": "mi", "close_hsv": 2}),
+    "default+mi+spectrum-p2p3": (TrainConfig().model, SPECTRUM_P2P3, {"balance_loss": "mi"}),
+    "default+mi+close-hsv+spectrum-p2p3": (TrainConfig().model, SPECTRUM_P2P3, MI_CLOSE_HSV),
     # More parameters at the same compute: 8 bottleneck experts (hidden = channels / 4), one runs (+2.5 % active GFLOPs, 1.66x params)
     "capacity-bottleneck-e8": (TrainConfig().model, {"experts": 8, "top_k": 1, "shared_experts": 0, "expert_type": "bottleneck",
-                                                     "expert_expansion": 0.25}, AUX_FREE),
+                                                     "expert_expansion": 0.25}, AUTO_BEFORE_MI),
     "esmoe-pico (K=2)": ("esmoe-pico", {}, {}),  # YOLO-Master's block, the default model until 2026-11-24
     "yolo-pico (dense twin)": ("yolo-pico", {}, {}),
     "yolo-pico+close-hsv (dense twin)": ("yolo-pico", {}, {"close_hsv": 2}),
@@ -129,7 +132,7 @@ def run_variant(name: str, schedule: TrainConfig, data: str, out: Path) -> dict:
     if saved.is_file():
         return json.loads(saved.read_text())
     model, moe_options, overrides = VARIANTS[name]
-    overrides = {"close_hsv": 0, **overrides}  # jitter to the end as before the recipe change (AUX_FREE) unless the variant closes it
+    overrides = {"close_hsv": 0, **overrides}  # the colour jitter to the last epoch, as before --close-hsv existed, unless the variant closes it
     config = replace(schedule, model=model, data=data, moe_options=dict(moe_options), **overrides)
     result = train(config, out=out, progress=False, exist_ok=True)
     metrics = result.metrics

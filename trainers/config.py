@@ -29,7 +29,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     warmup_epochs: float = 1.0
     moe_coef: float = 0.2  # MoE balance-loss coefficient (YOLO-Master: 0.15-0.3)
-    balance_loss: str = "auto"  # auto | switch | cv2 | mi | none (edge_moe.moe.losses.balance_loss_weights)
+    balance_loss: str = "auto"  # auto | switch | cv2 | mi | none (auto: edge_moe.moe.losses.auto_balance_loss)
     z_loss: Optional[float] = None  # router z-loss weight in the MoE loss; None: edge_moe.moe.losses.default_z_loss
     moe_options: dict[str, Any] = field(default_factory=dict)  # MoEConfig overrides of the zoo model (router remedies)
     router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)

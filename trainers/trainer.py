@@ -34,7 +34,7 @@ from edge_moe.models import create_model
 from edge_moe.models.ensembles import ensemble_from_experts, is_ensemble
 from edge_moe.models.registry import model_task
 from edge_moe.moe import moe_layers, set_router_warmup, update_selection_bias
-from edge_moe.moe.losses import balance_loss_weights, default_z_loss, standardises_logits
+from edge_moe.moe.losses import auto_balance_loss, balance_loss_weights, default_z_loss
 from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import ROUTER_TRAINING, TrainConfig
 from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks
@@ -127,13 +127,15 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, p
     names = data.names
     model = _build_detector(config, names)
     refuse_unused_router_options(config, model)
+    routers = [layer.router for layer in moe_layers(model)]
+    own_loss = getattr(model, "moe_loss_weights", None)
+    if config.balance_loss == "auto" and routers and own_loss is None:
+        # Checkpoints record the loss "auto" chose; one saved with "auto" is from before it chose mi
+        config = replace(config, balance_loss=auto_balance_loss(routers, mi_for_standardised=saved is None))
     model.to(device, memory_format=torch.channels_last)  # faster depthwise convs on CPU and GPU
     run = start_run(config, out, model, saved, device, world)
-    routers = [layer.router for layer in moe_layers(model)]
-    bias_balanced = any(getattr(router, "bias_rate", 0.0) > 0 for router in routers)
     z_loss = config.z_loss if config.z_loss is not None else default_z_loss(routers)
-    aux_weights = getattr(model, "moe_loss_weights", None) or balance_loss_weights(config.balance_loss, z_loss, bias_balanced,
-                                                                                   standardises_logits(routers))
+    aux_weights = own_loss or balance_loss_weights(config.balance_loss, z_loss)
     criterion = DetectionLoss(model.head, LossGains(moe=config.moe_coef), aux_weights)
     dataset = TrainDataset(data.split("train"), config.imgsz, config.augment, config.seed)
     sampler = GlobalBatchSampler(len(dataset), config.batch, config.seed, world)

@@ -79,7 +79,7 @@ def esmoe_pico_e8(**kw: Any) -> MoEDetector:
 # The default model: DeepSeekMoE's shared expert next to K=1 routed, with the routing that measured best over three seeds
 # in benchmarks/routing_ablation.py (docs/routing.md): the router's input and each expert's logit standardised
 # over the batch, temperature 0.25; trained with the mutual-information balance loss and no z-loss for such routers
-# (edge_moe.moe.losses.balance_loss_weights "auto", default_z_loss).
+# (edge_moe.moe.losses.auto_balance_loss, default_z_loss).
 PICO_SHARED = replace(ES_MOE, shared_experts=1, top_k=1, router_norm=True, router_logit_norm=True, router_temperature=0.25)
 
 

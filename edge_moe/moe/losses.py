@@ -117,14 +117,20 @@ def default_z_loss(routers: Sequence[nn.Module]) -> float:
     return 0.0 if standardises_logits(routers) else Z_LOSS
 
 
-def balance_loss_weights(balance: str, z: float = Z_LOSS, bias_balanced: bool = False, standardised: bool = False) -> MoELossWeights:
+def auto_balance_loss(routers: Sequence[nn.Module], mi_for_standardised: bool = True) -> str:
+    """The balance loss ``auto`` trains ``routers`` with: mi for routers that standardise their logits over the batch
+    (with the colour jitter closed for the last epochs it routed healthiest of every recipe measured: docs/routing.md),
+    else none for bias-balanced routers (the auxiliary-loss-free bias balances them), else switch.
+    ``mi_for_standardised=False`` is the rule before the tenth session (2026-11-24), for runs saved with ``auto`` then."""
+    if mi_for_standardised and standardises_logits(routers):
+        return "mi"
+    return "none" if any(getattr(router, "bias_rate", 0.0) > 0 for router in routers) else "switch"
+
+
+def balance_loss_weights(balance: str, z: float = Z_LOSS) -> MoELossWeights:
     """The auxiliary terms of one balance recipe: ``switch`` (Switch/GShard), ``cv2`` (Shazeer's importance + load
-    cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`), ``none``, or ``auto``: mi for
-    routers whose logits are ``standardised`` over the batch (with the colour jitter closed for the last epochs it
-    routed healthiest of every recipe measured: docs/routing.md), else none when the routers are ``bias_balanced``
-    (the auxiliary-loss-free bias balances them), else switch. ``z`` weighs the router z-loss."""
-    if balance == "auto":
-        balance = "mi" if standardised else "none" if bias_balanced else "switch"
+    cv^2), ``mi`` (the image-expert mutual information, :func:`mutual_information_loss`) or ``none``
+    (:func:`auto_balance_loss` picks one for ``auto``). ``z`` weighs the router z-loss."""
     if balance == "switch":
         return MoELossWeights(balance=1.0, z=z)
     if balance == "cv2":
@@ -133,7 +139,7 @@ def balance_loss_weights(balance: str, z: float = Z_LOSS, bias_balanced: bool = 
         return MoELossWeights(balance=0.0, mutual_information=1.0, z=z)
     if balance == "none":
         return MoELossWeights(balance=0.0, z=z)
-    raise ValueError(f"balance loss must be one of {', '.join(BALANCE_LOSSES)}, got {balance!r}")
+    raise ValueError(f"balance loss must be one of switch, cv2, mi, none, got {balance!r}")
 
 
 def moe_aux_loss(routings: Sequence[Routing], weights: MoELossWeights = MoELossWeights()) -> Tensor:

@@ -7,7 +7,7 @@ from edge_moe.models import create_model
 from edge_moe.models.config import ConfigError, MoEConfig
 from edge_moe.models.esmoe import build_experts
 from edge_moe.moe import ImageRouter, MoELayer, Routing, set_router_warmup, top_k_route, update_selection_bias
-from edge_moe.moe.losses import MoELossWeights, balance_loss_weights
+from edge_moe.moe.losses import auto_balance_loss, balance_loss_weights
 
 
 def _layer(router: ImageRouter, channels: int = 8) -> MoELayer:
@@ -145,10 +145,14 @@ def test_balance_loss_recipes():
     assert balance_loss_weights("none").balance == 0.0
     mi = balance_loss_weights("mi")
     assert (mi.balance, mi.mutual_information) == (0.0, 1.0)
-    assert balance_loss_weights("auto").balance == 1.0 and balance_loss_weights("auto", bias_balanced=True).balance == 0.0
-    assert balance_loss_weights("auto", bias_balanced=True, standardised=True) == MoELossWeights(balance=0.0, mutual_information=1.0)
-    with pytest.raises(ValueError, match="auto, switch, cv2, mi, none"):
+    with pytest.raises(ValueError, match="switch, cv2, mi, none, got 'gshard'"):
         balance_loss_weights("gshard")
+
+
+def test_auto_balance_loss_follows_the_routers():
+    plain, biased, standardised = ImageRouter(8, 4), ImageRouter(8, 4, bias_rate=0.01), ImageRouter(8, 4, bias_rate=0.01, logit_norm=True)
+    assert [auto_balance_loss([r]) for r in (plain, biased, standardised)] == ["switch", "none", "mi"]
+    assert auto_balance_loss([standardised], mi_for_standardised=False) == "none"  # runs saved with "auto" before mi
 
 
 @pytest.mark.parametrize("field, value", [("router_input", "gmp"), ("router_temperature", 0.0), ("router_jitter", -1.0),

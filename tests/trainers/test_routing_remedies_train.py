@@ -1,5 +1,6 @@
 """The routing remedies reach training: MoE options build the model, the aux-free bias moves every step, bad options fail early."""
 import pytest
+import torch
 from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint
 from edge_moe.errors import UserError
 from edge_moe.moe import moe_layers
@@ -37,6 +38,14 @@ def test_default_model_standardises_its_router_logits_with_the_mi_loss_and_no_z_
     model, _ = model_from_checkpoint(result.last_weights)
     norms = [layer.router.logit_norm for layer in moe_layers(model)]
     assert len(norms) == 4 and all(norm.running_mean.abs().sum() > 0 for norm in norms)  # trained statistics are shipped
+    assert load_checkpoint(result.last_weights)["train"]["config"]["balance_loss"] == "mi"  # the loss "auto" chose
+
+    # A run saved with "auto" before it chose mi for these routers resumes with the loss it trained with (none)
+    payload = torch.load(result.last_weights, weights_only=True)
+    payload["train"]["config"]["balance_loss"] = "auto"
+    torch.save(payload, result.last_weights)
+    resumed = train(out=tmp_path / "run", resume=True, epochs=2, given=("epochs",), progress=False)
+    assert resumed.history[-1]["moe"] == 0.0 and load_checkpoint(resumed.last_weights)["train"]["config"]["balance_loss"] == "none"
 
 
 @pytest.mark.parametrize("options, message", [({"balance_loss": "gshard"}, "--balance-loss"), ({"z_loss": -1.0}, "--z-loss")])
