@@ -41,6 +41,7 @@ AUTO_BEFORE_MI = {"balance_loss": "none"}
 MI_CLOSE_HSV = {"balance_loss": "mi", "close_hsv": 2}
 # The spectrum router input where GAP+GMP routing separates the regimes least (p2, p3: docs/routing.md), GAP+GMP in p4, p5.
 SPECTRUM_P2P3 = {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")}
+ROUTED_K5 = {"kernel_sizes": (5,), "shared_kernel_sizes": (3,)}
 SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0, "router_warmup": 0.0}
 # variant -> (model, MoEConfig overrides, TrainConfig overrides). "baseline" is YOLO-Master's plain router.
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -108,6 +109,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "default+mi+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {"balance_loss": "mi"}),
     "default+mi+spectrum-p2p3": (TrainConfig().model, SPECTRUM_P2P3, {"balance_loss": "mi"}),
     "default+mi+close-hsv+spectrum-p2p3": (TrainConfig().model, SPECTRUM_P2P3, MI_CLOSE_HSV),
+    # Every routed expert the twin's second branch (kernel 5), the shared one its first (kernel 3): the twin's active GFLOPs
+    # exactly, and with E=8 the capacity preset the issue describes (experts as heavy as the dense block's, more of them)
+    "default+mi+close-hsv+routed-k5": (TrainConfig().model, ROUTED_K5, MI_CLOSE_HSV),
+    "default-e8+mi+close-hsv+routed-k5": (TrainConfig().model, {**ROUTED_K5, "experts": 8}, MI_CLOSE_HSV),
     # More parameters at the same compute: 8 bottleneck experts (hidden = channels / 4), one runs (+2.5 % active GFLOPs, 1.66x params)
     "capacity-bottleneck-e8": (TrainConfig().model, {"experts": 8, "top_k": 1, "shared_experts": 0, "expert_type": "bottleneck",
                                                      "expert_expansion": 0.25}, AUTO_BEFORE_MI),

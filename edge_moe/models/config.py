@@ -65,6 +65,7 @@ class MoEConfig:
     expert_init: str = "independent"  # independent | shared: every expert starts as the same function (upcycling-like)
     weight_floor: float = 0.0  # > 0: a selected expert's probability is raised to at least this before the top-K renormalisation
     shared_experts: int = 0  # always-on experts next to the routed ones (DeepSeekMoE), kernel sizes cycled like the routed
+    shared_kernel_sizes: tuple[int, ...] = ()  # the shared experts' own kernel sizes, cycled (empty: ``kernel_sizes``)
 
     def __post_init__(self) -> None:
         _positive("moe.experts", self.experts)
@@ -78,6 +79,8 @@ class MoEConfig:
             raise ConfigError(f"moe.stages must be distinct values in 2..5, got {self.stages}")
         if not self.kernel_sizes or any(k <= 0 or k % 2 == 0 for k in self.kernel_sizes):
             raise ConfigError(f"moe.kernel_sizes must be odd positive integers, got {self.kernel_sizes}")
+        if any(k <= 0 or k % 2 == 0 for k in self.shared_kernel_sizes):
+            raise ConfigError(f"moe.shared_kernel_sizes must be odd positive integers, got {self.shared_kernel_sizes}")
         if self.router_input not in ROUTER_INPUTS:
             raise ConfigError(f"moe.router_input must be one of {', '.join(ROUTER_INPUTS)}, got {self.router_input!r}")
         if self.router_inputs and (len(self.router_inputs) != len(self.stages) or any(k not in ROUTER_INPUTS for k in self.router_inputs)):

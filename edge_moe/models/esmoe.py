@@ -15,11 +15,13 @@ from edge_moe.models.config import MoEConfig
 from edge_moe.moe import ImageRouter, MoELayer
 
 
-def build_experts(channels: int, cfg: MoEConfig, count: int) -> list[nn.Module]:
+def build_experts(channels: int, cfg: MoEConfig, count: int, kernel_sizes: tuple[int, ...] = ()) -> list[nn.Module]:
+    """``count`` experts; ``dwsep`` ones cycle ``kernel_sizes`` (default: ``cfg.kernel_sizes``)."""
+    kernel_sizes = kernel_sizes or cfg.kernel_sizes
     if cfg.expert_type == "bottleneck":
         experts: list[nn.Module] = [Bottleneck(channels, channels, shortcut=False, expansion=cfg.expert_expansion) for _ in range(count)]
     else:
-        experts = [DWSeparable(channels, cfg.kernel_sizes[i % len(cfg.kernel_sizes)]) for i in range(count)]
+        experts = [DWSeparable(channels, kernel_sizes[i % len(kernel_sizes)]) for i in range(count)]
     if cfg.expert_init == "shared":
         start_as_one(experts)
     return experts
@@ -64,7 +66,7 @@ def esmoe_block(channels: int, cfg: MoEConfig, stage: int) -> nn.Module:
         post=_post(channels),
         residual=True,
         weight_floor=cfg.weight_floor,
-        shared=build_experts(channels, cfg, cfg.shared_experts) if cfg.shared_experts else None,
+        shared=build_experts(channels, cfg, cfg.shared_experts, cfg.shared_kernel_sizes) if cfg.shared_experts else None,
     )
 
 

@@ -157,7 +157,7 @@ def test_auto_balance_loss_follows_the_routers():
 
 @pytest.mark.parametrize("field, value", [("router_input", "gmp"), ("router_temperature", 0.0), ("router_jitter", -1.0),
                                           ("expert_dropout", 1.0), ("bias_rate", -0.1), ("bias_scores", "probs"), ("weight_floor", 1.5),
-                                          ("shared_experts", -1)])
+                                          ("shared_experts", -1), ("shared_kernel_sizes", (3, 4))])
 def test_bad_remedy_values_name_the_field(field, value):
     with pytest.raises(ConfigError, match=f"moe.{field}"):
         MoEConfig(**{field: value})
@@ -187,6 +187,15 @@ def test_bottleneck_experts_take_their_hidden_width_from_the_expansion():
     assert [expert.cv1.conv.out_channels for expert in experts] == [16, 16]
     with pytest.raises(ConfigError, match="moe.expert_expansion"):
         MoEConfig(expert_expansion=0.0)
+
+
+def test_shared_experts_take_their_own_kernel_sizes():
+    model = create_model("esmoe-pico-shared", imgsz=64, moe={"kernel_sizes": [5], "shared_kernel_sizes": [3]})
+    layer = next(m for m in model.modules() if isinstance(m, MoELayer))
+    kernel = lambda expert: expert.depthwise.conv.kernel_size[0]
+    assert [kernel(e) for e in layer.experts] == [5, 5, 5, 5] and [kernel(e) for e in layer.shared] == [3]
+    default = next(m for m in create_model("esmoe-pico-shared", imgsz=64).modules() if isinstance(m, MoELayer))
+    assert [kernel(e) for e in default.experts] == [3, 5, 7, 9] and [kernel(e) for e in default.shared] == [3]
 
 
 def test_router_warmup_mixes_every_expert_in_training_only():
