@@ -1,6 +1,6 @@
 """Benchmark (not a test): where a sparse frame's time goes on ONNX Runtime CPU, graph by graph.
 
-    .venv/bin/python benchmarks/graph_times.py esmoe-n-e8 --imgsz 640
+    .venv/bin/python benchmarks/graph_times.py esmoe-n-e8 --imgsz 640 [--by-op]
 
 Exports the model's sparse and dense bundles to a temp folder and times every graph alone, on the runtime's own
 ONNX Runtime backend (inputs and outputs bound once through IOBinding, every session on the process-wide thread
@@ -8,22 +8,27 @@ pool, as the plan executor runs them), each graph once per round as a frame runs
 alike. Prints per graph its p50 and its convolution GFLOPs, and the sparse frame rebuilt from its graphs (every
 segment plus K experts of each MoE layer, at the layer's mean expert time) against the dense graph. Where that sum
 matches ``edge-moe bench``'s sparse row, the plan adds no time of its own and what is left of the sparse/dense
-ratio above the FLOP ratio is how fast each graph's kernels run.
+ratio above the FLOP ratio is how fast each graph's kernels run. ``--by-op`` turns on ONNX Runtime's profiler and
+adds each graph's kernel time next to its wall time (what a call costs beyond its kernels) and the kernel time by
+operator type of the shared segments, the experts a frame runs and the dense graph (the profiler slows every call a
+little, the dense graph's 530 nodes most).
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import onnx
 
 from edge_moe.exporters.export import export_with_report
-from edge_moe.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+from edge_moe.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend, OrtGraph
 from edge_moe.runtime.bundle import Bundle, load_bundle
 from edge_moe.runtime.schema import ExpertsStep
 
@@ -41,18 +46,34 @@ def conv_gflops(path: Path) -> float:
     return total / 1e9
 
 
-def bound_calls(bundle: Bundle) -> dict[str, Callable[[], None]]:
-    """A zero-argument call per graph, its inputs and outputs bound once to buffers of the manifest's shapes."""
+def bound_calls(bundle: Bundle, profile_to: Optional[Path] = None) -> tuple[dict[str, Callable[[], None]], dict[str, OrtGraph]]:
+    """A zero-argument call per graph, its inputs and outputs bound once to buffers of the manifest's shapes, and the
+    graph's session (profiled into ``profile_to`` where given)."""
     backend = OnnxRuntimeBackend(bundle)
-    calls = {}
+    backend.options.enable_profiling = profile_to is not None
+    calls, sessions = {}, {}
     for name, entry in bundle.graphs.items():
-        session = backend.open(name)
+        if profile_to is not None:
+            backend.options.profile_file_prefix = str(profile_to / name)
+        session = sessions[name] = backend.open(name)
         buffers = {spec.name: backend.allocate(spec.name, spec.shape, np.dtype(spec.dtype)) for spec in (*entry.inputs, *entry.outputs)}
         for spec in entry.inputs:
             if np.dtype(spec.dtype).kind == "f":
                 buffers[spec.name].write(np.random.default_rng(0).random(spec.shape, np.float32))
         calls[name] = session.bind(buffers, buffers)
-    return calls
+    return calls, sessions
+
+
+def kernel_ms_by_op(session: OrtGraph) -> dict[str, float]:
+    """Mean kernel ms per timed call of each operator type, from the session's profile (ends the profiling; the
+    warm-up call, first, is left out)."""
+    events = json.loads(Path(session.session.end_profiling()).read_text())
+    runs = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
+    total: dict[str, float] = collections.Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and event["ts"] >= runs[1]:
+            total[event["args"]["op_name"]] += event["dur"] / 1000 / (len(runs) - 1)  # microseconds -> ms
+    return total
 
 
 def time_graphs(calls: dict[str, Callable[[], None]], iters: int) -> dict[str, float]:
@@ -74,15 +95,24 @@ def main() -> None:
     parser.add_argument("model", help="zoo model with MoE layers")
     parser.add_argument("--imgsz", type=int, default=None)
     parser.add_argument("--iters", type=int, default=40, help="timed calls per graph")
+    parser.add_argument("--by-op", action="store_true", help="profile: kernel time per graph and per operator type")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         report = export_with_report(args.model, Path(folder) / "sparse", args.imgsz, "sparse", other_out=Path(folder) / "dense")
         sparse, dense = load_bundle(report.bundle), load_bundle(Path(folder) / "dense")
         lowerings = {"sparse": sparse, "dense": dense}
-        calls = {f"{lowering}/{name}": call for lowering, bundle in lowerings.items() for name, call in bound_calls(bundle).items()}
+        calls, sessions = {}, {}
+        for lowering, bundle in lowerings.items():
+            profile_to = Path(folder) / f"profile-{lowering}" if args.by_op else None
+            if profile_to is not None:
+                profile_to.mkdir()
+            bound, opened = bound_calls(bundle, profile_to)
+            calls.update({f"{lowering}/{name}": call for name, call in bound.items()})
+            sessions.update({f"{lowering}/{name}": session for name, session in opened.items()})
         p50 = time_graphs(calls, args.iters)
         flops = {f"{lowering}/{name}": conv_gflops(bundle.graph_path(name))
                  for lowering, bundle in lowerings.items() for name in bundle.graphs}
+        by_op = {name: kernel_ms_by_op(session) for name, session in sessions.items()} if args.by_op else {}
 
     rows: dict[str, tuple[float, float]] = {}  # graph (an MoE layer's experts: their mean) -> (p50 ms, GFLOPs)
     frame_ms = frame_gflops = 0.0  # the sparse frame: every segment, K experts per MoE layer
@@ -104,6 +134,31 @@ def main() -> None:
         print(f"| {label} | {ms:.2f} | {gflops:.3f} | {gflops / ms:.3f} |")
     print(f"sparse frame from its graphs: {frame_ms:.1f} ms, {frame_gflops:.2f} GFLOPs; dense graph: {dense_ms:.1f} ms, "
           f"{dense_gflops:.2f} GFLOPs; time ratio {frame_ms / dense_ms:.3f}, FLOP ratio {frame_gflops / dense_gflops:.3f}")
+    if by_op:
+        print_by_op(by_op, p50, flops, sparse)
+
+
+def print_by_op(by_op: dict[str, dict[str, float]], p50: dict[str, float], flops: dict[str, float], sparse: Bundle) -> None:
+    """Each graph's wall p50 against its kernels' mean, then kernel ms by operator type of the shared segments, the K
+    experts per MoE layer a frame runs (the first K of each layer) and the dense graph."""
+    print("\n| graph | wall p50 ms | kernels ms |\n|---|---:|---:|")
+    for name, ops in by_op.items():
+        print(f"| {name} | {p50[name]:.2f} | {sum(ops.values()):.2f} |")
+    groups: dict[str, list[str]] = {"sparse shared segments": [], "sparse experts of a frame": [], "dense": []}
+    for step in sparse.plan.steps:
+        if isinstance(step, ExpertsStep):
+            groups["sparse experts of a frame"] += [f"sparse/{g}" for g in step.graphs[: len(step.outputs)]]
+        else:
+            groups["sparse shared segments"].append(f"sparse/{step.graph}")
+    groups["dense"] = [name for name in by_op if name.startswith("dense/")]
+    for label, names in groups.items():
+        total: dict[str, float] = collections.Counter()
+        for name in names:
+            total.update(by_op[name])
+        conv_gflops_total = sum(flops[name] for name in names)
+        ops = ", ".join(f"{op} {ms:.2f}" for op, ms in total.most_common(8))
+        print(f"{label}: kernels {sum(total.values()):.2f} ms, Conv {total['Conv']:.2f} ms for {conv_gflops_total:.2f} GFLOPs "
+              f"({conv_gflops_total / total['Conv']:.3f} GFLOPs per ms); by operator: {ops}")
 
 
 if __name__ == "__main__":
