@@ -41,6 +41,7 @@ AUTO_BEFORE_MI = {"balance_loss": "none"}
 MI_CLOSE_HSV = {"balance_loss": "mi", "close_hsv": 2}
 # The spectrum router input where GAP+GMP routing separates the regimes least (p2, p3: docs/routing.md), GAP+GMP in p4, p5.
 SPECTRUM_P2P3 = {"router_inputs": ("spectrum", "spectrum", "gap+gmp", "gap+gmp")}
+SPECTRUM_P2 = {"router_inputs": ("spectrum", "gap+gmp", "gap+gmp", "gap+gmp")}
 ROUTED_K5 = {"kernel_sizes": (5,), "shared_kernel_sizes": (3,)}
 SWITCH = {"balance_loss": "switch", "moe_coef": 0.2, "z_loss": 1e-3, "router_lr_mult": 10.0, "router_warmup": 0.0}
 # variant -> (model, MoEConfig overrides, TrainConfig overrides). "baseline" is YOLO-Master's plain router.
@@ -109,6 +110,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "default+mi+gap+gmp+spectrum": (TrainConfig().model, {"router_input": "gap+gmp+spectrum"}, {"balance_loss": "mi"}),
     "default+mi+spectrum-p2p3": (TrainConfig().model, SPECTRUM_P2P3, {"balance_loss": "mi"}),
     "default+mi+close-hsv+spectrum-p2p3": (TrainConfig().model, SPECTRUM_P2P3, MI_CLOSE_HSV),
+    "default+mi+close-hsv+spectrum-p2": (TrainConfig().model, SPECTRUM_P2, MI_CLOSE_HSV),
     # Every routed expert the twin's second branch (kernel 5), the shared one its first (kernel 3): the twin's active GFLOPs
     # exactly, and with E=8 the capacity preset the issue describes (experts as heavy as the dense block's, more of them)
     "default+mi+close-hsv+routed-k5": (TrainConfig().model, ROUTED_K5, MI_CLOSE_HSV),
