@@ -1,0 +1,24 @@
+"""benchmarks/routing_ablation.py's variants: each builds, and each with standardising routers names its balance loss, so
+the README's ablation commands keep training what their tables measured when ``auto``'s choice changes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_moe.models.registry import create_model
+from edge_moe.moe import MoELayer
+from edge_moe.moe.losses import standardises_logits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from routing_ablation import VARIANTS  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_builds_and_pins_what_auto_would_choose_for_standardising_routers(name):
+    model_name, moe_options, train_options = VARIANTS[name]
+    model = create_model(model_name, imgsz=64, **({"moe": moe_options} if moe_options else {}))
+    routers = [m.router for m in model.modules() if isinstance(m, MoELayer)]
+    if routers and standardises_logits(routers):
+        assert train_options.get("balance_loss", "auto") != "auto"
