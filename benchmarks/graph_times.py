@@ -54,6 +54,7 @@ def bound_calls(bundle: Bundle, profile_to: Optional[Path] = None) -> tuple[dict
     calls, sessions = {}, {}
     for name, entry in bundle.graphs.items():
         if profile_to is not None:
+            profile_to.mkdir(exist_ok=True)
             backend.options.profile_file_prefix = str(profile_to / name)
         session = sessions[name] = backend.open(name)
         buffers = {spec.name: backend.allocate(spec.name, spec.shape, np.dtype(spec.dtype)) for spec in (*entry.inputs, *entry.outputs)}
@@ -103,10 +104,7 @@ def main() -> None:
         lowerings = {"sparse": sparse, "dense": dense}
         calls, sessions = {}, {}
         for lowering, bundle in lowerings.items():
-            profile_to = Path(folder) / f"profile-{lowering}" if args.by_op else None
-            if profile_to is not None:
-                profile_to.mkdir()
-            bound, opened = bound_calls(bundle, profile_to)
+            bound, opened = bound_calls(bundle, Path(folder) / f"profile-{lowering}" if args.by_op else None)
             calls.update({f"{lowering}/{name}": call for name, call in bound.items()})
             sessions.update({f"{lowering}/{name}": session for name, session in opened.items()})
         p50 = time_graphs(calls, args.iters)
@@ -157,8 +155,9 @@ def print_by_op(by_op: dict[str, dict[str, float]], p50: dict[str, float], flops
             total.update(by_op[name])
         conv_gflops_total = sum(flops[name] for name in names)
         ops = ", ".join(f"{op} {ms:.2f}" for op, ms in total.most_common(8))
+        rate = f"{conv_gflops_total / total['Conv']:.3f}" if total["Conv"] else "-"
         print(f"{label}: kernels {sum(total.values()):.2f} ms, Conv {total['Conv']:.2f} ms for {conv_gflops_total:.2f} GFLOPs "
-              f"({conv_gflops_total / total['Conv']:.3f} GFLOPs per ms); by operator: {ops}")
+              f"({rate} GFLOPs per ms); by operator: {ops}")
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ class MoEConfig:
     bias_scores: str = "standardised"  # what the bias is added to: standardised logits | logits (checkpoints before 2026-11-24)
     expert_init: str = "independent"  # independent | shared: every expert starts as the same function (upcycling-like)
     weight_floor: float = 0.0  # > 0: a selected expert's probability is raised to at least this before the top-K renormalisation
-    shared_experts: int = 0  # always-on experts next to the routed ones (DeepSeekMoE), kernel sizes cycled like the routed
+    shared_experts: int = 0  # always-on experts next to the routed ones (DeepSeekMoE)
     shared_kernel_sizes: tuple[int, ...] = ()  # the shared experts' own kernel sizes, cycled (empty: ``kernel_sizes``)
 
     def __post_init__(self) -> None:

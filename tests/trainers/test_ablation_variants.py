@@ -16,7 +16,7 @@ from routing_ablation import VARIANTS  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_variant_builds_and_pins_what_auto_would_choose_for_standardising_routers(name):
+def test_variant_builds_and_names_its_balance_loss_where_its_routers_standardise(name):
     model_name, moe_options, train_options = VARIANTS[name]
     model = create_model(model_name, imgsz=64, **({"moe": moe_options} if moe_options else {}))
     routers = [m.router for m in model.modules() if isinstance(m, MoELayer)]
