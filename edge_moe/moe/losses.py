@@ -139,7 +139,8 @@ def balance_loss_weights(balance: str, z: float = Z_LOSS) -> MoELossWeights:
         return MoELossWeights(balance=0.0, mutual_information=1.0, z=z)
     if balance == "none":
         return MoELossWeights(balance=0.0, z=z)
-    raise ValueError(f"balance loss must be one of switch, cv2, mi, none, got {balance!r}")
+    concrete = ", ".join(name for name in BALANCE_LOSSES if name != "auto")
+    raise ValueError(f"balance loss must be one of {concrete}, got {balance!r}")
 
 
 def moe_aux_loss(routings: Sequence[Routing], weights: MoELossWeights = MoELossWeights()) -> Tensor:

@@ -6,7 +6,7 @@ from torch import nn
 from edge_moe.models import create_model
 from edge_moe.models.config import ConfigError, MoEConfig
 from edge_moe.models.esmoe import build_experts
-from edge_moe.moe import ImageRouter, MoELayer, Routing, set_router_warmup, top_k_route, update_selection_bias
+from edge_moe.moe import ImageRouter, MoELayer, Routing, moe_layers, set_router_warmup, top_k_route, update_selection_bias
 from edge_moe.moe.losses import auto_balance_loss, balance_loss_weights
 
 
@@ -191,13 +191,13 @@ def test_bottleneck_experts_take_their_hidden_width_from_the_expansion():
 
 def test_shared_experts_take_their_own_kernel_sizes():
     model = create_model("esmoe-pico-shared", imgsz=64, moe={"kernel_sizes": [5], "shared_kernel_sizes": [3]})
-    layer = next(m for m in model.modules() if isinstance(m, MoELayer))
+    layer = moe_layers(model)[0]
 
     def kernel(expert: nn.Module) -> int:
         return expert.depthwise.conv.kernel_size[0]
 
     assert [kernel(e) for e in layer.experts] == [5, 5, 5, 5] and [kernel(e) for e in layer.shared] == [3]
-    default = next(m for m in create_model("esmoe-pico-shared", imgsz=64).modules() if isinstance(m, MoELayer))
+    default = moe_layers(create_model("esmoe-pico-shared", imgsz=64))[0]
     assert [kernel(e) for e in default.experts] == [3, 5, 7, 9] and [kernel(e) for e in default.shared] == [3]
 
 
