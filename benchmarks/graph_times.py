@@ -142,13 +142,13 @@ def print_by_op(by_op: dict[str, dict[str, float]], p50: dict[str, float], flops
     print("\n| graph | wall p50 ms | kernels ms |\n|---|---:|---:|")
     for name, ops in by_op.items():
         print(f"| {name} | {p50[name]:.2f} | {sum(ops.values()):.2f} |")
-    groups: dict[str, list[str]] = {"sparse shared segments": [], "sparse experts of a frame": [], "dense": []}
+    groups: dict[str, list[str]] = {"sparse shared segments": [], "sparse experts of a frame": [],
+                                    "dense": [name for name in by_op if name.startswith("dense/")]}
     for step in sparse.plan.steps:
         if isinstance(step, ExpertsStep):
             groups["sparse experts of a frame"] += [f"sparse/{g}" for g in step.graphs[: len(step.outputs)]]
         else:
             groups["sparse shared segments"].append(f"sparse/{step.graph}")
-    groups["dense"] = [name for name in by_op if name.startswith("dense/")]
     for label, names in groups.items():
         total: dict[str, float] = collections.Counter()
         for name in names:
