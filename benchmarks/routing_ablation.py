@@ -116,6 +116,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # Every routed expert the twin's second branch (kernel 5), the shared one its first (kernel 3): the twin's active GFLOPs
     # exactly, and with E=8 the capacity preset the issue describes (experts as heavy as the dense block's, more of them)
     "default+mi+close-hsv+routed-k5": (TrainConfig().model, ROUTED_K5, MI_CLOSE_HSV),
+    # Routers that read the features without training them: the MI loss and the routing weights shape the routers alone
+    "default+mi+close-hsv+router-detach": (TrainConfig().model, {"router_detach": True}, MI_CLOSE_HSV),
+    # Dense-to-sparse training for a fifth of the 25-epoch schedule: every routed expert learns from every image first
+    "default+mi+close-hsv+warmup-5": (TrainConfig().model, {}, {**MI_CLOSE_HSV, "router_warmup": 5.0}),
     "default-e8+mi+close-hsv+routed-k5": (TrainConfig().model, {**ROUTED_K5, "experts": 8}, MI_CLOSE_HSV),
     # More parameters at the same compute: 8 bottleneck experts (hidden = channels / 4), one runs (+2.5 % active GFLOPs, 1.66x params)
     "capacity-bottleneck-e8": (TrainConfig().model, {"experts": 8, "top_k": 1, "shared_experts": 0, "expert_type": "bottleneck",

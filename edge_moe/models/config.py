@@ -57,6 +57,7 @@ class MoEConfig:
     router_inputs: tuple[str, ...] = ()  # one of ROUTER_INPUTS per stage of ``stages``, in its order: overrides router_input
     router_norm: bool = False  # standardise the router input over the batch (BatchNorm)
     router_logit_norm: bool = False  # standardise each expert's logit over the batch (BatchNorm, no affine)
+    router_detach: bool = False  # routers read the features without sending gradients back into the backbone
     router_temperature: float = 1.0
     router_jitter: float = 0.0  # selection noise std while training
     expert_dropout: float = 0.0  # chance of hiding an expert from the selection while training

@@ -21,7 +21,8 @@ class ImageRouter(nn.Module):
     scores highest relative to the others, batch by batch rather than over the steps like the bias; ``temperature``
     divides the logits (below 1 the router commits to its choice); ``jitter`` (Gaussian noise std) and
     ``expert_dropout`` (probability of hiding an expert) perturb which experts are selected while
-    training only; ``bias_rate`` > 0 adds DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer
+    training only; ``detach`` stops the routers' gradients at their input, so the balance loss and the routing
+    weights train the routers alone and the backbone learns from the task loss only; ``bias_rate`` > 0 adds DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer
     added to the selection scores only (:func:`edge_moe.moe.update_selection_bias` moves it). ``bias_scores``
     says to what: ``standardised`` logits (zero mean, unit std per image: a scale the router cannot grow, like
     DeepSeek-V3's bounded sigmoid affinities, without the softmax squeezing the unlikely experts together) or
@@ -34,7 +35,7 @@ class ImageRouter(nn.Module):
 
     def __init__(self, channels: int, num_experts: int, pool: str = "gap", temperature: float = 1.0, jitter: float = 0.0,
                  expert_dropout: float = 0.0, bias_rate: float = 0.0, norm: bool = False, bias_scores: str = "standardised",
-                 logit_norm: bool = False):
+                 logit_norm: bool = False, detach: bool = False):
         super().__init__()
         self.pool, pooled = router_input(pool, channels)
         self.norm = BatchStandardize(pooled) if norm else nn.Identity()
@@ -48,10 +49,13 @@ class ImageRouter(nn.Module):
         self.expert_dropout = expert_dropout
         self.bias_rate = bias_rate
         self.bias_scores = bias_scores
+        self.detach = detach
         if bias_rate > 0:
             self.register_buffer("selection_bias", torch.zeros(num_experts))
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        if self.detach:
+            x = x.detach()
         logits = self.logit_norm(self.logits(self.act(self.reduce(self.norm(self.pool(x)))))).flatten(1)  # (B, E)
         if self.temperature != 1.0:
             logits = logits / self.temperature

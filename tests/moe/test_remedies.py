@@ -201,6 +201,16 @@ def test_shared_experts_take_their_own_kernel_sizes():
     assert [kernel(e) for e in default.experts] == [3, 5, 7, 9] and [kernel(e) for e in default.shared] == [3]
 
 
+def test_detached_router_trains_itself_but_sends_no_gradient_into_its_input():
+    torch.manual_seed(0)
+    for detach in (False, True):
+        router = ImageRouter(8, 4, norm=True, detach=detach)
+        x = torch.randn(3, 8, 5, 5, requires_grad=True)
+        router(x).logsumexp(dim=1).sum().backward()  # any loss of the logits, such as the balance loss
+        assert router.logits.weight.grad.abs().sum() > 0
+        assert (x.grad is None) == detach
+
+
 def test_router_warmup_mixes_every_expert_in_training_only():
     torch.manual_seed(0)
     layer = _layer(ImageRouter(8, 4))
