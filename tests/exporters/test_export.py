@@ -230,7 +230,7 @@ def test_routing_remedies_export_and_route_like_torch_eval(tmp_path):
 
     torch.manual_seed(0)
     remedies = {"router_input": "gap+gmp+spectrum", "router_norm": True, "router_logit_norm": True, "router_temperature": 0.5, "bias_rate": 0.01,
-                "router_jitter": 0.5, "weight_floor": 0.3, "expert_dropout": 0.2}
+                "router_jitter": 0.5, "weight_floor": 0.3, "expert_dropout": 0.2, "router_detach": True}
     model = create_model("esmoe-pico", imgsz=IMGSZ, moe=remedies)
     for layer in moe_layers(model):
         layer.router.selection_bias.copy_(torch.tensor([0.0, 3.0, -3.0, 0.0]))  # large enough to change the choice
