@@ -114,6 +114,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # Routers at the base learning rate: a steadier split of the images for the experts to fit (the default underfits its twin)
     "default+mi+close-hsv+router-lr-x1": (TrainConfig().model, {}, {**MI_CLOSE_HSV, "router_lr_mult": 1.0}),
     "default+mi+close-hsv+router-lr-x3": (TrainConfig().model, {}, {**MI_CLOSE_HSV, "router_lr_mult": 3.0}),
+    # Fast routers for the demo's five epochs (the default there), the base rate from epoch 6: the split found early, then held
+    "default+mi+close-hsv+router-settle-6": (TrainConfig().model, {}, {**MI_CLOSE_HSV, "router_lr_settle": 6}),
     # Every routed expert the twin's second branch (kernel 5), the shared one its first (kernel 3): the twin's active GFLOPs
     # exactly, and with E=8 the capacity preset the issue describes (experts as heavy as the dense block's, more of them)
     "default+mi+close-hsv+routed-k5": (TrainConfig().model, ROUTED_K5, MI_CLOSE_HSV),

@@ -33,6 +33,7 @@ class TrainConfig:
     z_loss: Optional[float] = None  # router z-loss weight in the MoE loss; None: edge_moe.moe.losses.default_z_loss
     moe_options: dict[str, Any] = field(default_factory=dict)  # MoEConfig overrides of the zoo model (router remedies)
     router_lr_mult: float = 10.0  # routers learn this much faster (see trainers/optim.py)
+    router_lr_settle: int = 0  # > 0: from this epoch on (1-based) the routers learn at the base rate: found early, the split holds
     router_warmup: float = 1.0  # epochs of dense-to-sparse training: all experts mixed in, fading linearly to top-K
     use_dfl: bool = True  # distribution focal loss on the box branch (model config)
     close_mosaic: int = 2  # mosaic off for the last N epochs
@@ -71,6 +72,8 @@ class TrainConfig:
             raise UserError(f"--moe-coef must be in [0, 10], got {self.moe_coef}")
         if self.balance_loss not in BALANCE_LOSSES:
             raise UserError(f"--balance-loss must be one of {', '.join(BALANCE_LOSSES)}, got {self.balance_loss!r}")
+        if not isinstance(self.router_lr_settle, int) or isinstance(self.router_lr_settle, bool) or self.router_lr_settle < 0:
+            raise UserError(f"router_lr_settle must be an epoch number >= 0 (0: off), got {self.router_lr_settle!r}")
         if not (math.isfinite(self.router_warmup) and 0 <= self.router_warmup <= self.epochs):
             raise UserError(f"--router-warmup must be in [0, --epochs ({self.epochs})] epochs, got {self.router_warmup}")
         if not isinstance(self.precise_bn, int) or self.precise_bn < 0:

@@ -3,8 +3,8 @@
 Weight decay applies to conv/linear weights only, never to BatchNorm parameters or biases. Router
 parameters get ``router_lr_mult`` times the learning rate: their logits start near zero and only a
 weak signal reaches them through the renormalised top-K weights, so at the base rate routers stay
-undecided (~uniform) for a short schedule. The schedule is a pure function of the iteration number,
-so resuming needs only that number.
+undecided (~uniform) for a short schedule; :func:`set_router_lr_mult` lets them settle to the base rate later.
+The schedule is a pure function of the iteration number, so resuming needs only that number.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def build_optimizer(model: nn.Module, name: str, lr: float, momentum: float, wei
     groups = [
         {"params": decay, "weight_decay": weight_decay, "lr_mult": 1.0},
         {"params": no_decay, "weight_decay": 0.0, "lr_mult": 1.0},
-        {"params": router, "weight_decay": 0.0, "lr_mult": router_lr_mult},
+        {"params": router, "weight_decay": 0.0, "lr_mult": router_lr_mult, "routers": True},
     ]
     groups = [g for g in groups if g["params"]]
     if name == "sgd":
@@ -58,6 +58,13 @@ def lr_factor(iteration: int, total: int, warmup: int, final: float) -> float:
 def warmup_share(iteration: int, warmup: int) -> float:
     """Router warm-up: the share of the full softmax in the MoE weights, 1 -> 0 linearly over ``warmup`` iterations."""
     return max(0.0, 1.0 - iteration / warmup) if warmup else 0.0
+
+
+def set_router_lr_mult(optimizer: torch.optim.Optimizer, mult: float) -> None:
+    """The routers' learning-rate multiplier from now on (the next :func:`set_lr` applies it)."""
+    for group in optimizer.param_groups:
+        if group.get("routers"):
+            group["lr_mult"] = mult
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -5,7 +5,8 @@ from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint
 from edge_moe.errors import UserError
 from edge_moe.moe import moe_layers
 from edge_moe.trainers import TrainConfig, train
-from edge_moe.trainers.optim import warmup_share
+from edge_moe.models import create_model
+from edge_moe.trainers.optim import build_optimizer, set_lr, set_router_lr_mult, warmup_share
 
 
 @pytest.mark.slow
@@ -48,7 +49,25 @@ def test_default_model_standardises_its_router_logits_with_the_mi_loss_and_no_z_
     assert resumed.history[-1]["moe"] == 0.0 and load_checkpoint(resumed.last_weights)["train"]["config"]["balance_loss"] == "none"
 
 
-@pytest.mark.parametrize("options, message", [({"balance_loss": "gshard"}, "--balance-loss"), ({"z_loss": -1.0}, "--z-loss")])
+def test_settled_routers_learn_at_the_base_rate_and_the_rest_is_untouched():
+    optimizer = build_optimizer(create_model("esmoe-pico", imgsz=64), "adamw", 1e-3, 0.9, 5e-4, router_lr_mult=10.0)
+    set_lr(optimizer, 1e-3)
+    assert sorted(group["lr"] for group in optimizer.param_groups) == pytest.approx([1e-3, 1e-3, 1e-2])
+    set_router_lr_mult(optimizer, 1.0)
+    set_lr(optimizer, 1e-3)
+    assert [group["lr"] for group in optimizer.param_groups] == pytest.approx([1e-3] * 3)
+
+
+@pytest.mark.slow
+def test_router_lr_settle_reaches_training_and_the_checkpoint(tmp_path):
+    result = train(model="esmoe-pico", data="synthetic:n=8,val=4,imgsz=64", epochs=2, imgsz=64, batch=4, workers=0, close_mosaic=0,
+                   threads=1, router_lr_settle=2, out=tmp_path / "run", progress=False)
+    groups = load_checkpoint(result.last_weights)["train_state"]["optimizer"]["param_groups"]
+    assert [g["lr_mult"] for g in groups if g.get("routers")] == [1.0]  # 10 in epoch 1, the base rate from epoch 2
+
+
+@pytest.mark.parametrize("options, message", [({"balance_loss": "gshard"}, "--balance-loss"), ({"z_loss": -1.0}, "--z-loss"),
+                                              ({"router_lr_settle": -1}, "router_lr_settle"), ({"router_lr_settle": 1.5}, "router_lr_settle")])
 def test_bad_balance_options(options, message):
     with pytest.raises(UserError, match=message):
         TrainConfig(**options)
