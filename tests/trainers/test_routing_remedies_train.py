@@ -3,9 +3,9 @@ import pytest
 import torch
 from edge_moe.checkpoint import load_checkpoint, model_from_checkpoint
 from edge_moe.errors import UserError
+from edge_moe.models import create_model
 from edge_moe.moe import moe_layers
 from edge_moe.trainers import TrainConfig, train
-from edge_moe.models import create_model
 from edge_moe.trainers.optim import build_optimizer, set_lr, set_router_lr_mult, warmup_share
 
 
