@@ -23,8 +23,8 @@ class ImageRouter(nn.Module):
     ``expert_dropout`` (probability of hiding an expert) perturb which experts are selected while
     training only; ``detach`` stops the routers' gradients at their input, so the balance loss and the routing
     weights train the routers alone and the backbone learns from the task loss only; ``bias_rate`` > 0 adds
-    DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer added to the selection scores only (:func:`edge_moe.moe.update_selection_bias` moves it). ``bias_scores``
-    says to what: ``standardised`` logits (zero mean, unit std per image: a scale the router cannot grow, like
+    DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer added to the selection scores only
+    (:func:`edge_moe.moe.update_selection_bias` moves it). ``bias_scores`` says to what: ``standardised`` logits (zero mean, unit std per image: a scale the router cannot grow, like
     DeepSeek-V3's bounded sigmoid affinities, without the softmax squeezing the unlikely experts together) or
     ``logits`` (unbounded: in a 25-epoch run the logits outgrew biases of +-15 and an expert stayed dead; kept for
     checkpoints trained that way).
