@@ -32,7 +32,7 @@ from edge_moe.moe import MoELossWeights, moe_aux_loss
 from edge_moe.trainers.classify_eval import ClassifyResult, evaluate_classifier, format_classify_result
 from edge_moe.trainers.config import ROUTER_TRAINING, TrainConfig
 from edge_moe.trainers.distributed import GlobalBatchSampler, World, summed_over_ranks
-from edge_moe.trainers.optim import lr_factor, schedule_steps, set_lr
+from edge_moe.trainers.optim import lr_factor, schedule_steps, set_lr, settle_routers
 from edge_moe.trainers.plots import plot_history
 from edge_moe.trainers.run import banner, save_epoch, start_run, weight_paths
 from edge_moe.trainers.state import seed_everything
@@ -73,6 +73,7 @@ def train_classifier(config: TrainConfig, saved: Optional[dict], device: str, ou
         epoch_start = time.perf_counter()
         dataset.set_epoch(epoch)
         sampler.set_epoch(epoch)
+        settle_routers(run.optimizer, epoch, config.router_lr_settle)
         loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers)
         model.train()
         sums = dict.fromkeys(LOSSES, 0.0)

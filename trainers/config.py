@@ -73,7 +73,7 @@ class TrainConfig:
         if self.balance_loss not in BALANCE_LOSSES:
             raise UserError(f"--balance-loss must be one of {', '.join(BALANCE_LOSSES)}, got {self.balance_loss!r}")
         if not isinstance(self.router_lr_settle, int) or isinstance(self.router_lr_settle, bool) or self.router_lr_settle < 0:
-            raise UserError(f"router_lr_settle must be an epoch number >= 0 (0: off), got {self.router_lr_settle!r}")
+            raise UserError(f"--router-lr-settle must be an epoch number >= 0 (0: never), got {self.router_lr_settle!r}")
         if not (math.isfinite(self.router_warmup) and 0 <= self.router_warmup <= self.epochs):
             raise UserError(f"--router-warmup must be in [0, --epochs ({self.epochs})] epochs, got {self.router_warmup}")
         if not isinstance(self.precise_bn, int) or self.precise_bn < 0:

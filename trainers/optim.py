@@ -3,7 +3,7 @@
 Weight decay applies to conv/linear weights only, never to BatchNorm parameters or biases. Router
 parameters get ``router_lr_mult`` times the learning rate: their logits start near zero and only a
 weak signal reaches them through the renormalised top-K weights, so at the base rate routers stay
-undecided (~uniform) for a short schedule; :func:`set_router_lr_mult` lets them settle to the base rate later.
+undecided (~uniform) for a short schedule; :func:`settle_routers` brings them to the base rate later.
 The schedule is a pure function of the iteration number, so resuming needs only that number.
 """
 from __future__ import annotations
@@ -60,11 +60,13 @@ def warmup_share(iteration: int, warmup: int) -> float:
     return max(0.0, 1.0 - iteration / warmup) if warmup else 0.0
 
 
-def set_router_lr_mult(optimizer: torch.optim.Optimizer, mult: float) -> None:
-    """The routers' learning-rate multiplier from now on (the next :func:`set_lr` applies it)."""
-    for group in optimizer.param_groups:
-        if group.get("routers"):
-            group["lr_mult"] = mult
+def settle_routers(optimizer: torch.optim.Optimizer, epoch: int, settle_epoch: int) -> None:
+    """From ``settle_epoch`` on (1-based; 0: never) the routers learn at the base rate; ``epoch`` is 0-based. The next
+    :func:`set_lr` applies it; called every epoch, so a resumed run settles too."""
+    if settle_epoch and epoch + 1 >= settle_epoch:
+        for group in optimizer.param_groups:
+            if group.get("routers"):
+                group["lr_mult"] = 1.0
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

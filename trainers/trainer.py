@@ -39,7 +39,7 @@ from edge_moe.threads import torch_threads
 from edge_moe.trainers.config import ROUTER_TRAINING, TrainConfig
 from edge_moe.trainers.distributed import GlobalBatchSampler, World, broadcast_from_main, join_world, leave_world, summed_over_ranks
 from edge_moe.trainers.loss import DetectionLoss, LossGains
-from edge_moe.trainers.optim import lr_factor, schedule_steps, set_lr, set_router_lr_mult, warmup_share
+from edge_moe.trainers.optim import lr_factor, schedule_steps, set_lr, settle_routers, warmup_share
 from edge_moe.trainers.plots import plot_history
 from edge_moe.trainers.precise_bn import recompute_batchnorm_statistics, training_batches
 from edge_moe.trainers.run import banner, save_epoch, start_run, weight_paths
@@ -150,8 +150,7 @@ def _train(config: TrainConfig, saved: Optional[dict], device: str, out: Path, p
         epoch_start = time.perf_counter()
         dataset.set_epoch(epoch, mosaic_on=epoch < config.epochs - config.close_mosaic, hsv_on=epoch < config.epochs - config.close_hsv)
         sampler.set_epoch(epoch)
-        if config.router_lr_settle and epoch + 1 >= config.router_lr_settle:
-            set_router_lr_mult(run.optimizer, 1.0)
+        settle_routers(run.optimizer, epoch, config.router_lr_settle)
         loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers, collate_fn=collate_train)
         model.train()
         sums = {"box": 0.0, "cls": 0.0, "dfl": 0.0, "moe": 0.0}

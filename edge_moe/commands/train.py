@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--router-warmup", type=non_negative_float, default=1.0,
                         help="epochs of dense-to-sparse training: every expert mixed in with the router's softmax, fading "
                              "linearly to plain top-K (MoE detectors; default %(default)s)")
+    parser.add_argument("--router-lr-settle", type=non_negative_int, default=0,
+                        help="from this epoch on (1-based) the routers learn at the base rate instead of 10x: found in the first "
+                             "epochs, their split of the images holds on long schedules (0: never; default %(default)s)")
     parser.add_argument("--precise-bn", type=non_negative_int, default=160,
                         help="training images whose BatchNorm statistics replace the running ones before each validation, "
                              "so eval routes as training does (detectors; 0: off; default %(default)s)")
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         model=args.model, data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=device,
         out=args.out, optimizer=args.optimizer, lr0=lr0, moe_coef=args.moe_coef, balance_loss=args.balance_loss, z_loss=args.z_loss,
-        router_warmup=args.router_warmup, precise_bn=args.precise_bn,
+        router_warmup=args.router_warmup, router_lr_settle=args.router_lr_settle, precise_bn=args.precise_bn,
         use_dfl=not args.no_dfl,
         close_mosaic=args.close_mosaic, close_hsv=args.close_hsv, workers=args.workers, seed=args.seed, threads=args.threads,
         augment=AugmentConfig(mosaic=args.mosaic), sync_bn=args.sync_bn, experts=args.experts, freeze_experts=args.freeze_experts,

@@ -6,7 +6,7 @@ from edge_moe.errors import UserError
 from edge_moe.models import create_model
 from edge_moe.moe import moe_layers
 from edge_moe.trainers import TrainConfig, train
-from edge_moe.trainers.optim import build_optimizer, set_lr, set_router_lr_mult, warmup_share
+from edge_moe.trainers.optim import build_optimizer, set_lr, settle_routers, warmup_share
 
 
 @pytest.mark.slow
@@ -51,10 +51,11 @@ def test_default_model_standardises_its_router_logits_with_the_mi_loss_and_no_z_
 
 def test_settled_routers_learn_at_the_base_rate_and_the_rest_is_untouched():
     optimizer = build_optimizer(create_model("esmoe-pico", imgsz=64), "adamw", 1e-3, 0.9, 5e-4, router_lr_mult=10.0)
-    set_lr(optimizer, 1e-3)
-    assert sorted(group["lr"] for group in optimizer.param_groups) == pytest.approx([1e-3, 1e-3, 1e-2])
-    set_router_lr_mult(optimizer, 1.0)
-    set_lr(optimizer, 1e-3)
+    for epoch in range(4):  # settles from the fourth epoch (1-based)
+        settle_routers(optimizer, epoch, 4)
+        set_lr(optimizer, 1e-3)
+        if epoch < 3:
+            assert sorted(group["lr"] for group in optimizer.param_groups) == pytest.approx([1e-3, 1e-3, 1e-2])
     assert [group["lr"] for group in optimizer.param_groups] == pytest.approx([1e-3] * 3)
 
 
@@ -67,7 +68,7 @@ def test_router_lr_settle_reaches_training_and_the_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [({"balance_loss": "gshard"}, "--balance-loss"), ({"z_loss": -1.0}, "--z-loss"),
-                                              ({"router_lr_settle": -1}, "router_lr_settle"), ({"router_lr_settle": 1.5}, "router_lr_settle")])
+                                              ({"router_lr_settle": -1}, "--router-lr-settle"), ({"router_lr_settle": 1.5}, "--router-lr-settle")])
 def test_bad_balance_options(options, message):
     with pytest.raises(UserError, match=message):
         TrainConfig(**options)
