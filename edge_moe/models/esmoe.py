@@ -61,8 +61,7 @@ def esmoe_block(channels: int, cfg: MoEConfig, stage: int) -> nn.Module:
     return MoELayer(
         build_experts(channels, cfg, cfg.experts),
         ImageRouter(channels, cfg.experts, cfg.router_input_at(stage), cfg.router_temperature, cfg.router_jitter, cfg.expert_dropout, cfg.bias_rate,
-                    cfg.router_norm, cfg.bias_scores, logit_norm=cfg.router_logit_norm,
-                    detach=cfg.router_detach),
+                    cfg.router_norm, cfg.bias_scores, logit_norm=cfg.router_logit_norm, detach=cfg.router_detach),
         cfg.top_k,
         post=_post(channels),
         residual=True,

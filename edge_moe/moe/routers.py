@@ -24,10 +24,10 @@ class ImageRouter(nn.Module):
     training only; ``detach`` stops the routers' gradients at their input, so the balance loss and the routing
     weights train the routers alone and the backbone learns from the task loss only; ``bias_rate`` > 0 adds
     DeepSeek-V3's auxiliary-loss-free balancing bias, a buffer added to the selection scores only
-    (:func:`edge_moe.moe.update_selection_bias` moves it). ``bias_scores`` says to what: ``standardised`` logits (zero mean, unit std per image: a scale the router cannot grow, like
-    DeepSeek-V3's bounded sigmoid affinities, without the softmax squeezing the unlikely experts together) or
-    ``logits`` (unbounded: in a 25-epoch run the logits outgrew biases of +-15 and an expert stayed dead; kept for
-    checkpoints trained that way).
+    (:func:`edge_moe.moe.update_selection_bias` moves it). ``bias_scores`` says to what: ``standardised`` logits (zero
+    mean, unit std per image: a scale the router cannot grow, like DeepSeek-V3's bounded sigmoid affinities, without
+    the softmax squeezing the unlikely experts together) or ``logits`` (unbounded: in a 25-epoch run the logits outgrew
+    biases of +-15 and an expert stayed dead; kept for checkpoints trained that way).
     Everything that acts in eval is inside ``forward``, so exported graphs route like torch eval.
 
     Returns ``(B, E)`` logits, or ``(logits, selection scores)`` when the selection differs from the logits.
