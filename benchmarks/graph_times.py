@@ -51,10 +51,11 @@ def bound_calls(bundle: Bundle, profile_to: Optional[Path] = None) -> tuple[dict
     graph's session (profiled into ``profile_to`` where given)."""
     backend = OnnxRuntimeBackend(bundle)
     backend.options.enable_profiling = profile_to is not None
+    if profile_to is not None:
+        profile_to.mkdir(exist_ok=True)
     calls, sessions = {}, {}
     for name, entry in bundle.graphs.items():
         if profile_to is not None:
-            profile_to.mkdir(exist_ok=True)
             backend.options.profile_file_prefix = str(profile_to / name)
         session = sessions[name] = backend.open(name)
         buffers = {spec.name: backend.allocate(spec.name, spec.shape, np.dtype(spec.dtype)) for spec in (*entry.inputs, *entry.outputs)}
